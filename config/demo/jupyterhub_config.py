@@ -1,0 +1,60 @@
+# The embedded default: the whole suite on one machine, no external service.
+#
+#   make demo                      # http://127.0.0.1:8000
+#   make demo PORT=8010            # another port
+#
+# Everything it writes (the SQLite database, the cookie secret, the demo users' home folders)
+# goes to the state folder, .state/demo in the checkout unless MUTIRAO_STATE_DIR says otherwise.
+# Environment variables read here (all optional):
+#   MUTIRAO_PORT (8000), MUTIRAO_HUB_PORT (8081), MUTIRAO_PROXY_API_PORT (8001),
+#   MUTIRAO_BASE_URL (/), MUTIRAO_STATE_DIR (.state/demo)
+import os
+import shutil
+import sys
+from pathlib import Path
+
+here = Path(__file__).resolve().parent
+repo = here.parent.parent
+state = Path(os.environ.get("MUTIRAO_STATE_DIR", repo / ".state" / "demo")).resolve()
+state.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+port = int(os.environ.get("MUTIRAO_PORT", "8000"))
+base_url = os.environ.get("MUTIRAO_BASE_URL", "/")
+
+c.JupyterHub.bind_url = f"http://127.0.0.1:{port}"
+c.JupyterHub.base_url = base_url
+c.JupyterHub.hub_ip = "127.0.0.1"
+c.JupyterHub.hub_port = int(os.environ.get("MUTIRAO_HUB_PORT", "8081"))
+c.JupyterHub.db_url = f"sqlite:///{state / 'jupyterhub.sqlite'}"
+c.JupyterHub.cookie_secret_file = str(state / "jupyterhub_cookie_secret")
+c.JupyterHub.pid_file = str(state / "jupyterhub.pid")
+
+# The npm configurable-http-proxy: the PyPI one breaks binary websocket frames, which
+# real-time collaboration needs.
+chp = repo / "node_modules" / ".bin" / "configurable-http-proxy"
+c.ConfigurableHTTPProxy.command = [str(chp) if chp.exists() else shutil.which("configurable-http-proxy") or "configurable-http-proxy"]
+c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{os.environ.get('MUTIRAO_PROXY_API_PORT', '8001')}"
+c.ConfigurableHTTPProxy.pid_file = str(state / "proxy.pid")
+
+# Team sign-in without an identity provider: users, teams and password hashes from a file.
+c.JupyterHub.authenticator_class = "mutirao-local"
+c.LocalTeamAuthenticator.users_file = str(here / "users.toml")
+c.LocalTeamAuthenticator.allowed_teams = {"ml-research", "data-platform"}
+
+# Local single-user processes, each in its own folder under the state folder. They run as the
+# hub's own system user: fine for a laptop, not for a shared machine (see docs/install).
+c.JupyterHub.spawner_class = "simple"
+c.SimpleLocalProcessSpawner.home_dir_template = str(state / "homes" / "{username}")
+c.Spawner.cmd = [sys.executable, "-m", "jupyterhub.singleuser"]
+c.Spawner.default_url = "/lab"
+if os.geteuid() == 0:
+    # CI and containers run as root; jupyter-server refuses that unless told
+    c.Spawner.args = ["--allow-root"]
+c.Spawner.start_timeout = 120
+c.Spawner.http_timeout = 120
+# Stop servers quickly on Ctrl-C, so nothing is left behind
+c.LocalProcessSpawner.interrupt_timeout = 5
+c.LocalProcessSpawner.term_timeout = 3
+c.LocalProcessSpawner.kill_timeout = 3
+c.JupyterHub.cleanup_servers = True
+c.JupyterHub.cleanup_proxy = True

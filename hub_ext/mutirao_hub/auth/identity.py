@@ -1,0 +1,60 @@
+"""How a person is shown to collaborators: display name, initials, colour (JupyterHub ``user_info``).
+
+Pure functions, no IO. The single-user server's identity provider reads these keys from the hub's
+user model, so cursors, presence lists, comments and commits show "Ana Souza" rather than "ana".
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+# Colours with enough contrast on JupyterLab's light and dark themes.
+PALETTE = (
+    "#1f77b4",
+    "#d62728",
+    "#2ca02c",
+    "#9467bd",
+    "#ff7f0e",
+    "#17becf",
+    "#8c564b",
+    "#e377c2",
+    "#bcbd22",
+    "#7f7f7f",
+)
+
+
+def initials(display_name: str, fallback: str) -> str:
+    """The first letters of the first and last words of a display name, upper-cased."""
+    words = [w for w in display_name.split() if w[:1].isalnum()]
+    if not words:
+        return fallback[:1].upper() or "?"
+    if len(words) == 1:
+        return words[0][:1].upper()
+    return (words[0][:1] + words[-1][:1]).upper()
+
+
+def colour_for(username: str) -> str:
+    """A colour that stays the same for a user across logins and servers."""
+    digest = hashlib.sha256(username.encode("utf-8")).digest()
+    return PALETTE[digest[0] % len(PALETTE)]
+
+
+def user_info(
+    username: str,
+    display_name: str | None = None,
+    avatar_url: str | None = None,
+    email: str | None = None,
+) -> dict[str, str]:
+    """The ``user_info`` model JupyterHub stores and passes to the single-user server."""
+    name = (display_name or "").strip() or username
+    info = {
+        "name": username,
+        "display_name": name,
+        "initials": initials(name, username),
+        "color": colour_for(username),
+    }
+    if avatar_url:
+        info["avatar_url"] = avatar_url
+    if email:
+        info["email"] = email
+    return info

@@ -1,0 +1,38 @@
+"""REST handlers of the server extension. The API is described in ``openapi.yaml`` beside this file."""
+
+from __future__ import annotations
+
+import json
+
+from jupyter_server.auth.decorator import authorized
+from jupyter_server.base.handlers import APIHandler
+from jupyter_server.extension.handler import ExtensionHandlerMixin
+from tornado import web
+
+#: The jupyter-server authorization resource for Mutirão's own endpoints; an Authorizer sees
+#: ``(user, action, "mutirao")`` for each request.
+AUTH_RESOURCE = "mutirao"
+
+
+class MutiraoHandler(ExtensionHandlerMixin, APIHandler):
+    """Base for Mutirão's handlers: JSON in and out, authorized on the ``mutirao`` resource."""
+
+    auth_resource = AUTH_RESOURCE
+
+    def write_json(self, model, status: int = 200) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(model))
+
+
+class VersionHandler(MutiraoHandler):
+    """``GET /mutirao/api/version``: the server extension's version."""
+
+    def initialize(self, version: str, name: str | None = None) -> None:
+        super().initialize(name=name or "mutirao_lab")
+        self.version = version
+
+    @web.authenticated
+    @authorized
+    def get(self) -> None:
+        self.write_json({"version": self.version})
