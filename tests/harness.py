@@ -28,7 +28,31 @@ DEMO_CONFIG = REPO / "config" / "demo" / "jupyterhub_config.py"
 VENV_BIN = Path(sys.executable).parent
 # A base URL that breaks naive escaping, as JupyterHub's own tests use.
 ODD_BASE_URL = "/@/space%20word/"
+CHP = REPO / "node_modules" / ".bin" / "configurable-http-proxy"
 DEMO_PASSWORDS = {u: f"{u}-demo" for u in ("ana", "bruno", "carla", "davi")}
+
+# JupyterHub as it comes, for comparisons: same proxy, ports and local servers as the demo, none
+# of Mutirão (no team authenticator, and the mutirao_lab server extension switched off).
+VANILLA_CONFIG = "; ".join(
+    [
+        "import os, sys",
+        "c.JupyterHub.bind_url = 'http://127.0.0.1:' + os.environ['MUTIRAO_PORT']"
+        " + os.environ['MUTIRAO_BASE_URL']",
+        "c.JupyterHub.hub_ip = '127.0.0.1'",
+        "c.JupyterHub.hub_port = int(os.environ['MUTIRAO_HUB_PORT'])",
+        "c.ConfigurableHTTPProxy.api_url = 'http://127.0.0.1:'"
+        " + os.environ['MUTIRAO_PROXY_API_PORT']",
+        f"c.ConfigurableHTTPProxy.command = [{str(CHP)!r}]",
+        "c.JupyterHub.authenticator_class = 'dummy'",
+        "c.JupyterHub.spawner_class = 'simple'",
+        "c.SimpleLocalProcessSpawner.home_dir_template = os.environ['MUTIRAO_STATE_DIR']"
+        " + '/homes/{username}'",
+        "c.Spawner.cmd = [sys.executable, '-m', 'jupyterhub.singleuser']",
+        "c.Spawner.default_url = '/lab'",
+        "c.Spawner.args = ['--ServerApp.jpserver_extensions={\"mutirao_lab\": False}']"
+        " + (['--allow-root'] if os.geteuid() == 0 else [])",
+    ]
+)
 
 
 def free_port() -> int:
@@ -67,7 +91,13 @@ def processes_under(folder: Path) -> list[psutil.Process]:
 class HubProcess:
     """One real ``jupyterhub`` process (and its proxy and user servers) for a test."""
 
-    def __init__(self, state_dir: Path, base_url: str = ODD_BASE_URL, extra_config: str = ""):
+    def __init__(
+        self,
+        state_dir: Path,
+        base_url: str = ODD_BASE_URL,
+        extra_config: str = "",
+        base_config: Path | None = DEMO_CONFIG,
+    ):
         self.state_dir = Path(state_dir)
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.base_url = base_url
@@ -81,7 +111,7 @@ class HubProcess:
             textwrap.dedent(
                 f"""\
                 c = get_config()  # noqa
-                load_subconfig({str(DEMO_CONFIG)!r})
+                {VANILLA_CONFIG if base_config is None else f"load_subconfig({str(base_config)!r})"}
                 # a service token the tests use to drive the hub's REST API
                 c.JupyterHub.services = [{{"name": "mutirao-tests", "api_token": {self.token!r}}}]
                 c.JupyterHub.load_roles = [{{

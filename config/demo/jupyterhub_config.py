@@ -21,8 +21,8 @@ state.mkdir(parents=True, exist_ok=True, mode=0o700)
 port = int(os.environ.get("MUTIRAO_PORT", "8000"))
 base_url = os.environ.get("MUTIRAO_BASE_URL", "/")
 
-c.JupyterHub.bind_url = f"http://127.0.0.1:{port}"
-c.JupyterHub.base_url = base_url
+# the base URL is part of bind_url (setting base_url on its own resets the port)
+c.JupyterHub.bind_url = f"http://127.0.0.1:{port}{base_url}"
 c.JupyterHub.hub_ip = "127.0.0.1"
 c.JupyterHub.hub_port = int(os.environ.get("MUTIRAO_HUB_PORT", "8081"))
 c.JupyterHub.db_url = f"sqlite:///{state / 'jupyterhub.sqlite'}"
@@ -32,8 +32,14 @@ c.JupyterHub.pid_file = str(state / "jupyterhub.pid")
 # The npm configurable-http-proxy: the PyPI one breaks binary websocket frames, which
 # real-time collaboration needs.
 chp = repo / "node_modules" / ".bin" / "configurable-http-proxy"
-c.ConfigurableHTTPProxy.command = [str(chp) if chp.exists() else shutil.which("configurable-http-proxy") or "configurable-http-proxy"]
-c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{os.environ.get('MUTIRAO_PROXY_API_PORT', '8001')}"
+c.ConfigurableHTTPProxy.command = [
+    str(chp)
+    if chp.exists()
+    else shutil.which("configurable-http-proxy") or "configurable-http-proxy"
+]
+c.ConfigurableHTTPProxy.api_url = (
+    f"http://127.0.0.1:{os.environ.get('MUTIRAO_PROXY_API_PORT', '8001')}"
+)
 c.ConfigurableHTTPProxy.pid_file = str(state / "proxy.pid")
 
 # Team sign-in without an identity provider: users, teams and password hashes from a file.

@@ -1,4 +1,4 @@
-"""REST handlers of the server extension. The API is described in ``openapi.yaml`` beside this file."""
+"""REST handlers of the server extension, described in ``openapi.yaml`` beside this file."""
 
 from __future__ import annotations
 

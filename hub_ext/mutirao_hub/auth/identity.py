@@ -1,4 +1,4 @@
-"""How a person is shown to collaborators: display name, initials, colour (JupyterHub ``user_info``).
+"""How a person is shown to collaborators: name, initials, colour (JupyterHub ``user_info``).
 
 Pure functions, no IO. The single-user server's identity provider reads these keys from the hub's
 user model, so cursors, presence lists, comments and commits show "Ana Souza" rather than "ana".

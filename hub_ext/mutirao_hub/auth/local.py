@@ -33,7 +33,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from jupyterhub.auth import Authenticator
 from tornado import web
-from traitlets import Bool, Float, Integer, Unicode, default
+from traitlets import Float, Integer, Unicode, default
 
 from .identity import user_info
 from .teams import TeamAuthenticatorMixin
@@ -300,7 +300,9 @@ def main(argv: list[str] | None = None) -> int:
     """``mutirao-hash-password``: print an argon2id hash for the users file."""
     argv = sys.argv[1:] if argv is None else argv
     if argv:
-        print("usage: mutirao-hash-password  (reads the password, prints its hash)", file=sys.stderr)
+        print(
+            "usage: mutirao-hash-password  (reads the password, prints its hash)", file=sys.stderr
+        )
         return 2
     if os.isatty(0):
         password = getpass.getpass("Password: ")

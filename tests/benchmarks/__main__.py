@@ -1,0 +1,20 @@
+"""``make bench``: every benchmark, each printing one ``ID: key=value ...`` summary line.
+
+Each figure is a ratio against its peer measured in the same run, on the same machine.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from . import p0_first_server
+
+
+def main() -> int:
+    for bench in (p0_first_server,):
+        print(bench.run(), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,51 @@
+"""Chromium from Debian (/usr/bin/chromium), driven by Playwright; no browser download."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+CHROMIUM = os.environ.get("MUTIRAO_CHROMIUM", "/usr/bin/chromium")
+# Keep Chromium from calling home: this machine has no network beyond loopback.
+CHROMIUM_ARGS = [
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+
+
+@pytest.fixture
+def jp_asyncio_loop():
+    """Replace pytest-jupyter's autouse event loop: Playwright's sync API runs its own loop."""
+    return None
+
+
+@pytest.fixture
+def jp_server_cleanup():
+    """No in-process jupyter server to clean up here (pytest-jupyter's autouse fixture)."""
+    return None
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    assert os.path.exists(CHROMIUM), f"{CHROMIUM} is missing: run scripts/setup.sh test"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    yield page
+    context.close()
