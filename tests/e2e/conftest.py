@@ -31,8 +31,13 @@ def jp_server_cleanup():
     return None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """One Chromium per test module.
+
+    Module scope, not session: Playwright's sync API keeps its event loop running in the main
+    thread while it is open, which would break pytest-jupyter's loop in the other test folders.
+    """
     from playwright.sync_api import sync_playwright
 
     assert os.path.exists(CHROMIUM), f"{CHROMIUM} is missing: run scripts/setup.sh test"
