@@ -68,3 +68,18 @@ html_title = "Mutirão"
 # _static holds screenshots written by the e2e tests; it may not exist in a fresh checkout
 html_static_path = ["_static"] if (Path(__file__).parent / "_static").is_dir() else []
 html_theme_options = {"show_toc_level": 2}
+
+
+# The identity-provider authenticators extend oauthenticator's classes. Their reference lists the
+# options Mutirão adds (the team mapping, the OIDC options) and JupyterHub's; oauthenticator's
+# own options are documented by oauthenticator, and their help text links to targets that only
+# exist in oauthenticator's documentation.
+def _skip_oauthenticator_traits(app, what, name, obj, skip, options):
+    owner = getattr(obj, "this_class", None)
+    if owner is not None and owner.__module__.startswith("oauthenticator."):
+        return True
+    return None
+
+
+def setup(app):
+    app.connect("autodoc-skip-member", _skip_oauthenticator_traits)

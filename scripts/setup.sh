@@ -74,6 +74,16 @@ if ! up_to_date lab-build "$lab_src_stamp" || [ ! -f lab_ext/mutirao_lab/labexte
     (cd lab_ext && timeout 600 npm run build:prod --silent) || fail "the lab extension build failed"
     mark_done lab-build "$lab_src_stamp"
 fi
+# --- the OpenID Connect provider the OIDC authenticator's tests run (npm oidc-provider) ---------
+if [ "$MODE" = test ]; then
+    oidc_stamp="$(stamp_of tests/hub/oidc_provider/package.json tests/hub/oidc_provider/package-lock.json)"
+    if ! up_to_date npm-oidc "$oidc_stamp" || [ ! -d tests/hub/oidc_provider/node_modules/oidc-provider ]; then
+        say "installing the test OpenID Connect provider (npm ci in tests/hub/oidc_provider)"
+        (cd tests/hub/oidc_provider && timeout 600 npm ci --no-audit --no-fund --loglevel=error) \
+            || fail "npm ci in tests/hub/oidc_provider failed or timed out"
+        mark_done npm-oidc "$oidc_stamp"
+    fi
+fi
 # --- Python environment ----------------------------------------------------------------------
 if [ ! -x "$VENV/bin/python" ]; then
     say "creating $VENV"

@@ -234,16 +234,21 @@ class LocalTeamAuthenticator(TeamAuthenticatorMixin, Authenticator):
         if not decision.allowed:
             self.log.warning("Refusing %r: %s", user.name, decision.reason)
             return None
-        return {
+        admin = bool(user.admin or decision.admin or user.name in self.admin_users)
+        model = {
             "name": user.name,
             # explicit False, so that leaving an admin team removes admin rights at next login
-            "admin": bool(user.admin or decision.admin or user.name in self.admin_users),
+            "admin": admin,
             "groups": decision.groups,
             "user_info": user_info(
                 user.name, user.display_name, user.avatar_url or None, user.email or None
             ),
             "mutirao_allowed": True,
         }
+        roles = self.roles_model(decision, admin)
+        if roles is not None:
+            model["roles"] = roles
+        return model
 
     async def authenticate(self, handler, data):
         username = self.normalize_username((data or {}).get("username", "") or "")

@@ -9,13 +9,30 @@ from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Iterable
+from collections.abc import Callable as CallableType
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from traitlets import Bool, Callable, Dict, HasTraits, Set, Unicode, Union, validate
+from traitlets import (
+    Bool,
+    Callable,
+    Dict,
+    HasTraits,
+    List,
+    Set,
+    TraitError,
+    Unicode,
+    Union,
+    default,
+    validate,
+)
 
 #: A hub group name: what JupyterHub itself accepts in URLs and the REST API, kept conservative.
 GROUP_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@+-]{0,254}$")
+#: A JupyterHub role name (jupyterhub.roles._validate_role_name).
+ROLE_NAME_RE = re.compile(r"^[a-z][a-z0-9\-_~\.]{1,253}[a-z0-9]$")
+#: Roles JupyterHub manages itself: admin follows ``admin_teams``, every user has ``user``.
+BUILTIN_ROLES = frozenset({"admin", "user", "server", "token"})
 
 
 @dataclass(frozen=True)
@@ -26,6 +43,7 @@ class TeamDecision:
     groups: list[str] = field(default_factory=list)
     admin: bool = False
     reason: str = ""
+    roles: list[str] = field(default_factory=list)
 
 
 def resolve(
@@ -35,23 +53,52 @@ def resolve(
     team_groups: dict[str, str],
     admin_teams: set[str],
     allow_all_teams: bool = False,
+    team_roles: Mapping[str, Iterable[str]] | None = None,
+    group_name: CallableType[[str], str] | None = None,
 ) -> TeamDecision:
     """Map a person's teams (as the identity provider names them) to a login decision.
 
     A person may log in when they belong to at least one allowed team (or ``allow_all_teams``).
-    Every team they belong to that is allowed becomes a hub group, renamed by ``team_groups``;
-    teams that are not allowed are not mirrored, so a hub never grows groups nobody configured.
+    Every team they belong to that is allowed becomes a hub group, renamed by ``team_groups``
+    (or, for teams not listed there, by ``group_name``: providers whose team names hold a ``/``
+    turn it into ``:``); teams that are not allowed are not mirrored, so a hub never grows groups
+    nobody configured. Roles come from ``team_roles`` for the permitted teams only.
     """
     own = sorted(set(teams))
     permitted = own if allow_all_teams else [t for t in own if t in allowed_teams]
     if not permitted:
         return TeamDecision(False, reason="not a member of any allowed team")
-    groups = sorted({team_groups.get(t, t) for t in permitted})
+    rename = group_name or (lambda t: t)
+    groups = sorted({team_groups[t] if t in team_groups else rename(t) for t in permitted})
     bad = [g for g in groups if not GROUP_NAME_RE.match(g)]
     if bad:
         return TeamDecision(False, reason=f"team names that cannot be hub groups: {bad!r}")
     admin = any(t in admin_teams for t in own)
-    return TeamDecision(True, groups=groups, admin=admin)
+    roles = sorted({r for t in permitted for r in (team_roles or {}).get(t, ())})
+    return TeamDecision(True, groups=groups, admin=admin, roles=roles)
+
+
+def check_team_roles(value: Mapping) -> dict[str, list[str]]:
+    """Validate a ``team_roles`` mapping, refusing what JupyterHub would refuse or misread."""
+    if not isinstance(value, Mapping):
+        raise TraitError(f"team_roles must map team names to lists of role names, not {value!r}")
+    checked: dict[str, list[str]] = {}
+    for team, names in value.items():
+        if not isinstance(team, str) or not team:
+            raise TraitError(f"team_roles: team names must be non-empty strings, not {team!r}")
+        if isinstance(names, str) or not all(isinstance(n, str) for n in names):
+            # a bare string would be read letter by letter
+            raise TraitError(f"team_roles[{team!r}] must be a list of role names, not {names!r}")
+        for name in names:
+            if name in BUILTIN_ROLES:
+                raise TraitError(
+                    f"team_roles[{team!r}]: {name!r} is managed by JupyterHub itself"
+                    + (" (use admin_teams)" if name == "admin" else "")
+                )
+            if not ROLE_NAME_RE.match(name):
+                raise TraitError(f"team_roles[{team!r}]: {name!r} is not a valid role name")
+        checked[team] = list(names)
+    return checked
 
 
 class TeamAuthenticatorMixin(HasTraits):
@@ -108,6 +155,30 @@ class TeamAuthenticatorMixin(HasTraits):
         """,
     ).tag(config=True)
 
+    team_roles = Union(
+        [Dict(value_trait=List(Unicode())), Callable()],
+        default_value={},
+        help="""
+        JupyterHub roles for the members of a team, by team (as the identity provider names
+        it)::
+
+            c.GitHubTeamAuthenticator.team_roles = {
+                "acme:ml-leads": ["room-creator"],
+                "acme:gpu-pro": ["gpu-pro"],
+            }
+
+        Roles are applied with JupyterHub's ``manage_roles`` semantics: at every login and
+        refresh a user gets exactly the roles of their current allowed teams (plus ``user``, and
+        ``admin`` through ``admin_teams``), so leaving a team takes its roles away. Setting
+        ``team_roles`` turns ``manage_roles`` on. Define the roles' scopes in
+        ``JupyterHub.load_roles`` (without ``users`` or ``groups``: the authenticator assigns
+        them). ``admin``, ``user``, ``server`` and ``token`` are refused here; admins come from
+        ``admin_teams``. A value or a callable (sync or async) returning the mapping.
+
+        .. versionadded:: 0.1
+        """,
+    ).tag(config=True)
+
     room_user_prefix = Unicode(
         "room-",
         help="""
@@ -124,6 +195,28 @@ class TeamAuthenticatorMixin(HasTraits):
         Further user names that nobody may log in as, whatever the identity provider says.
         """,
     ).tag(config=True)
+
+    @validate("team_roles")
+    def _validate_team_roles(self, proposal):
+        value = proposal["value"]
+        return value if callable(value) else check_team_roles(value)
+
+    @default("manage_roles")
+    def _default_manage_roles(self):
+        # roles named in team_roles must be applied, never silently ignored
+        return bool(self.team_roles)
+
+    @validate("manage_roles")
+    def _validate_manage_roles(self, proposal):
+        if not proposal["value"] and self.team_roles:
+            raise TraitError("team_roles needs manage_roles = True (its default when set)")
+        return proposal["value"]
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        # config is loaded in no particular order, so check the pair once it is all in
+        if self.team_roles and not getattr(self, "manage_roles", True):
+            raise TraitError("team_roles needs manage_roles = True (its default when set)")
 
     @validate("room_user_prefix")
     def _validate_prefix(self, proposal):
@@ -146,12 +239,35 @@ class TeamAuthenticatorMixin(HasTraits):
                 value = await value
         return value
 
+    def team_group_name(self, team: str) -> str:
+        """The hub group name of a team not listed in ``team_groups``; providers may override."""
+        return team
+
+    def extra_allowed_teams(self) -> set[str]:
+        """Teams allowed through a deprecated option that maps onto ``allowed_teams``."""
+        return set()
+
     async def decide_teams(self, teams: Iterable[str]) -> TeamDecision:
         """Apply the configured mapping to a person's teams."""
+        team_roles = await self._resolve_option(self.team_roles)
         return resolve(
             teams,
-            allowed_teams=set(await self._resolve_option(self.allowed_teams)),
+            allowed_teams=set(await self._resolve_option(self.allowed_teams))
+            | self.extra_allowed_teams(),
             team_groups=dict(await self._resolve_option(self.team_groups)),
             admin_teams=set(await self._resolve_option(self.admin_teams)),
             allow_all_teams=self.allow_all_teams,
+            team_roles=check_team_roles(team_roles),
+            group_name=self.team_group_name,
         )
+
+    def roles_model(self, decision: TeamDecision, admin: bool) -> list[dict] | None:
+        """The ``roles`` of an auth model (``None`` when roles are not managed).
+
+        JupyterHub's ``sync_roles`` strips every role not listed, so the built-in ``user`` role
+        (and ``admin`` for admins) are listed too.
+        """
+        if not getattr(self, "manage_roles", False):
+            return None
+        names = {"user", *decision.roles} | ({"admin"} if admin else set())
+        return [{"name": n} for n in sorted(names)]

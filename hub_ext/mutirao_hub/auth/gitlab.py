@@ -1,0 +1,92 @@
+"""GitLab groups and subgroups as JupyterHub groups (on oauthenticator's GitLabOAuthenticator).
+
+A person's teams are the full paths (``acme/ml/vision``) of the groups and subgroups they are a
+member of, at any access level, read with their own access token from ``/groups`` (every page,
+following the ``Link`` header). GitLab lists a subgroup for members of its parent group too,
+since they inherit membership. Works with gitlab.com and self-hosted GitLab (``gitlab_url``).
+
+Hub group names cannot hold ``/``: a full path becomes a group name with ``:`` between the
+levels (``acme:ml:vision``), unless ``team_groups`` names it otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+
+from oauthenticator.gitlab import GitLabOAuthenticator
+from traitlets import default, observe
+
+from .github import PAGE_SIZE, next_link
+from .oauth import TeamOAuthenticatorMixin
+
+#: Guest (10) and up: any member of the group.
+MIN_ACCESS_LEVEL = 10
+
+
+class GitLabTeamAuthenticator(TeamOAuthenticatorMixin, GitLabOAuthenticator):
+    """Sign in with GitLab; groups and subgroups (by full path) become hub groups.
+
+    ::
+
+        c.JupyterHub.authenticator_class = "mutirao-gitlab"
+        c.GitLabTeamAuthenticator.gitlab_url = "https://gitlab.example.org"
+        c.GitLabTeamAuthenticator.allowed_teams = {"acme/ml-research", "acme/ml-research/vision"}
+
+    oauthenticator's ``allowed_gitlab_groups`` (and its older name ``gitlab_group_whitelist``)
+    is deprecated here: it warns and its values are added to ``allowed_teams``.
+    ``allowed_project_ids`` keeps oauthenticator's meaning (developers of those projects may
+    log in) and gives no groups.
+    """
+
+    @default("scope")
+    def _default_scope(self):
+        # read_api lists the groups; read_user alone does not
+        return ["read_user", "read_api"]
+
+    def __init__(self, **kwargs):
+        self._legacy_allowed: set[str] = set()
+        super().__init__(**kwargs)
+
+    @observe("allowed_gitlab_groups")
+    def _allowed_gitlab_groups_changed(self, change):
+        if not change.new:
+            return
+        self._deprecated_alias("allowed_gitlab_groups", "allowed_teams")
+        self._legacy_allowed |= set(change.new)
+        self.allowed_gitlab_groups = set()
+
+    def extra_allowed_teams(self) -> set[str]:
+        return set(self._legacy_allowed)
+
+    def team_group_name(self, team: str) -> str:
+        return team.strip("/").replace("/", ":")
+
+    def profile(self, auth_model):
+        user = auth_model["auth_state"].get(self.user_auth_state_key) or {}
+        return user.get("name"), user.get("avatar_url"), user.get("email")
+
+    async def fetch_teams(self, auth_model):
+        token = auth_model["auth_state"]["token_response"]
+        headers = self.build_userdata_request_headers(
+            token["access_token"], token.get("token_type", "bearer")
+        )
+        url: str | None = (
+            f"{self.gitlab_api}/groups?min_access_level={MIN_ACCESS_LEVEL}"
+            f"&per_page={PAGE_SIZE}&order_by=id&sort=asc"
+        )
+        paths: set[str] = set()
+        while url:
+            resp = await self.httpfetch(
+                url,
+                "fetching groups",
+                parse_json=False,
+                method="GET",
+                headers=headers,
+                validate_cert=self.validate_server_cert,
+            )
+            page = json.loads(resp.body.decode("utf8", "replace"))
+            if not isinstance(page, list):
+                raise ValueError("expected a list of groups")
+            paths |= {g["full_path"] for g in page if isinstance(g, dict) and g.get("full_path")}
+            url = next_link(resp.headers.get("Link"))
+        return sorted(paths)

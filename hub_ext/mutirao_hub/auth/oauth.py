@@ -1,0 +1,186 @@
+"""What the GitHub, GitLab and OpenID Connect team authenticators share on top of oauthenticator.
+
+The OAuth flow, the token exchange and the token refresh are oauthenticator's. This mixin adds,
+through oauthenticator's own hooks:
+
+``update_auth_model``
+    after the provider class's own update, asks the subclass for the person's teams
+    (:meth:`TeamOAuthenticatorMixin.fetch_teams`), applies the team mapping and records the
+    decision in ``auth_state["mutirao"]``; sets ``groups``, ``admin``, ``roles`` and ``user_info``.
+``get_user_groups``
+    the mapped groups, so oauthenticator's ``manage_groups`` mirrors the allowed teams.
+``check_blocked_users``
+    refuses reserved room names and people the provider could not vouch for (an unverified
+    e-mail), whatever else allows them.
+``check_allowed``
+    the provider class first (``allowed_users``, ``admin_users``, ...), then the team decision,
+    then an explicit deny.
+``refresh_user``
+    oauthenticator re-fetches the user with the stored access token (or its refresh token); the
+    same checks are applied to the fresh model, and a person who lost every allowed team gets a
+    403 on their next request or spawn, cookie or token (a new login is refused too). That is
+    why ``enable_auth_state`` (and so ``JUPYTERHUB_CRYPT_KEY``) is needed for membership to
+    follow the provider between logins.
+
+Subclasses implement :meth:`fetch_teams` (and :meth:`profile`), and nothing else is required.
+No token or secret is ever logged here: log lines name the user and the reason only.
+"""
+
+from __future__ import annotations
+
+import inspect
+import warnings
+from typing import Any
+
+from tornado import web
+from traitlets import default
+
+from .identity import user_info
+from .teams import TeamAuthenticatorMixin, TeamDecision
+
+#: The key of ``auth_state`` where the team decision is kept.
+STATE_KEY = "mutirao"
+
+
+class TeamOAuthenticatorMixin(TeamAuthenticatorMixin):
+    """Team mapping for oauthenticator-based authenticators (mix in before the provider class)."""
+
+    # provided by the Authenticator this is mixed into (declared for type checkers only)
+    log: Any
+    enable_auth_state: bool
+    admin_users: set[str]
+    allow_all: bool
+
+    @default("manage_groups")
+    def _default_manage_groups(self):
+        return True
+
+    @default("refresh_pre_spawn")
+    def _default_refresh_pre_spawn(self):
+        return True
+
+    @default("auth_refresh_age")
+    def _default_auth_refresh_age(self):
+        return 300
+
+    @default("allow_existing_users")
+    def _default_allow_existing_users(self):
+        # Existing users must not stay allowed by name once they leave every allowed team.
+        return False
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        if not self.enable_auth_state:
+            self.log.warning(
+                "%s: enable_auth_state is off (it needs JUPYTERHUB_CRYPT_KEY), so team "
+                "membership is only re-read at login, not before each spawn",
+                type(self).__name__,
+            )
+
+    # -- what a provider implements --------------------------------------------------------
+    async def fetch_teams(self, auth_model: dict) -> list[str] | None:
+        """The person's teams as the provider names them; ``None`` when they cannot be known.
+
+        Called at every login and refresh with oauthenticator's auth model (``auth_state``
+        holds the token response and the provider's user model).
+        """
+        raise NotImplementedError
+
+    def profile(self, auth_model: dict) -> tuple[str | None, str | None, str | None]:
+        """(display name, avatar URL, e-mail) from the provider's user model."""
+        return None, None, None
+
+    def refusal(self, auth_model: dict) -> str | None:
+        """A reason to refuse this person whatever allows them (say, an unverified e-mail)."""
+        return None
+
+    # -- oauthenticator hooks --------------------------------------------------------------
+    async def update_auth_model(self, auth_model):
+        auth_model = await super().update_auth_model(auth_model)  # type: ignore[misc]
+        name = auth_model["name"]
+        state = auth_model["auth_state"]
+        refused = self.refusal(auth_model)
+        if refused:
+            decision = TeamDecision(False, reason=refused)
+            teams: list[str] = []
+        else:
+            try:
+                found = await self.fetch_teams(auth_model)
+            except (ValueError, KeyError, TypeError, AttributeError) as e:
+                # a malformed answer from the provider refuses the login; it does not crash it
+                self.log.error("Could not read %r's teams: %s", name, type(e).__name__)
+                found = None
+            if found is None:
+                teams = []
+                decision = TeamDecision(False, reason="the provider did not say which teams")
+            else:
+                teams = sorted(set(found))
+                decision = await self.decide_teams(teams)
+        if not decision.allowed:
+            self.log.warning("Refusing %r: %s", name, decision.reason)
+        state[STATE_KEY] = {
+            "teams": teams,
+            "allowed": decision.allowed,
+            "groups": decision.groups if decision.allowed else [],
+            "refused": refused or "",
+            "reason": decision.reason,
+        }
+        # explicit, so that leaving an admin team removes admin rights at the next refresh
+        admin = bool(name in self.admin_users or (decision.allowed and decision.admin))
+        auth_model["admin"] = admin
+        roles = self.roles_model(decision, admin)
+        if roles is not None:
+            auth_model["roles"] = roles if decision.allowed else [{"name": "user"}]
+        display, avatar, email = self.profile(auth_model)
+        auth_model["user_info"] = user_info(name, display, avatar, email)
+        return auth_model
+
+    async def get_user_groups(self, auth_state):
+        return set(auth_state.get(STATE_KEY, {}).get("groups", []))
+
+    def check_blocked_users(self, username, authentication=None):
+        if not super().check_blocked_users(username, authentication):  # type: ignore[misc]
+            return False
+        if self.is_reserved_name(username):
+            self.log.warning("Refusing reserved user name %r", username)
+            return False
+        refused = ((authentication or {}).get("auth_state") or {}).get(STATE_KEY, {})
+        if refused.get("refused"):
+            self.log.warning("Refusing %r: %s", username, refused["refused"])
+            return False
+        return True
+
+    async def check_allowed(self, username, auth_model):
+        allowed = super().check_allowed(username, auth_model)  # type: ignore[misc]
+        if inspect.isawaitable(allowed):
+            allowed = await allowed
+        if allowed:
+            return True
+        if ((auth_model or {}).get("auth_state") or {}).get(STATE_KEY, {}).get("allowed"):
+            return True
+        return False
+
+    async def refresh_user(self, user, handler=None, **kwargs):
+        model = await super().refresh_user(user, handler, **kwargs)  # type: ignore[misc]
+        if not isinstance(model, dict):
+            return model
+        name = model["name"]
+        allowed = self.check_blocked_users(name, model) and (
+            self.allow_all or await self.check_allowed(name, model)
+        )
+        if not allowed:
+            self.log.warning("User %r is no longer allowed; refusing their requests", name)
+            # An error, not False: JupyterHub keeps stale auth for token-authenticated requests
+            # and admin spawns when a refresh returns False (auth_refresh_strict is off by
+            # default); a person who left every allowed team must lose access there too.
+            raise web.HTTPError(403, "You are no longer a member of a team allowed on this hub.")
+        return model
+
+    # -- deprecated aliases ----------------------------------------------------------------
+    def _deprecated_alias(self, old: str, new: str) -> None:
+        message = (
+            f"{type(self).__name__}.{old} is deprecated in Mutirão: use "
+            f"{type(self).__name__}.{new}. Its value is added to {new}."
+        )
+        self.log.warning(message)
+        warnings.warn(message, DeprecationWarning, stacklevel=3)

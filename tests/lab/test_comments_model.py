@@ -1,0 +1,160 @@
+"""The pure decisions of comments: permissions, mentions, anchors, outdated threads."""
+
+from __future__ import annotations
+
+import pytest
+
+from mutirao_lab.comments.model import (
+    ACTIONS,
+    MAX_BODY_BYTES,
+    ROLES,
+    AnchorChange,
+    AnchorState,
+    CommentError,
+    can,
+    check_anchor_in_cell,
+    check_body,
+    parse_anchor_options,
+    parse_mentions,
+    reconcile,
+)
+
+# role → action → (as author, not as author)
+PERMISSIONS = {
+    None: dict.fromkeys(ACTIONS, (False, False)),
+    "viewer": {
+        "read": (True, True),
+        "write": (False, False),
+        "edit": (False, False),
+        "delete": (False, False),
+        "resolve": (False, False),
+        "export_copy": (False, False),
+    },
+    "commenter": {
+        "read": (True, True),
+        "write": (True, True),
+        "edit": (True, False),
+        "delete": (True, False),
+        "resolve": (True, False),
+        "export_copy": (False, False),
+    },
+    "editor": dict.fromkeys(ACTIONS, (True, True)),
+    "owner": dict.fromkeys(ACTIONS, (True, True)),
+}
+
+
+def test_permission_table():
+    got = {
+        role: {a: (can(role, a, True), can(role, a, False)) for a in ACTIONS}
+        for role in (None, *ROLES)
+    }
+    assert got == PERMISSIONS
+
+
+def test_unknown_roles_have_no_rights_and_unknown_actions_are_errors():
+    assert not can("admin", "read")
+    assert not can("", "read")
+    with pytest.raises(ValueError, match="unknown action"):
+        can("owner", "launch")
+
+
+@pytest.mark.parametrize(
+    ("body", "mentions"),
+    [
+        ("hi @ana", ["ana"]),
+        ("@ana and @bruno, @ana again", ["ana", "bruno"]),
+        ("@ANA", ["ana"]),
+        ("thanks @ana.", ["ana"]),
+        ("(@ana)", ["ana"]),
+        ("@ana.maria knows", ["ana.maria"]),
+        ("@anatole is not a member", []),
+        ("mail ana@example.org", []),
+        ("@@ana", []),
+        ("`@ana` in code", []),
+        ("```\n@ana\n```\n@bruno", ["bruno"]),
+        ("@nobody", []),
+        ("@", []),
+        ("<b>@ana</b>", ["ana"]),
+        ("@ana-", ["ana"]),
+    ],
+)
+def test_parse_mentions(body, mentions):
+    assert parse_mentions(body, ["ana", "bruno", "ana.maria", "Zoe"]) == mentions
+
+
+def test_mentions_keep_the_members_spelling_and_need_members():
+    assert parse_mentions("@zoe", ["Zoe"]) == ["Zoe"]
+    assert parse_mentions("@ana", []) == []
+
+
+def test_body_checks():
+    assert check_body("<script>x</script>") == "<script>x</script>"
+    assert check_body("x" * MAX_BODY_BYTES)
+    for bad, status in [(None, 400), (3, 400), (["x"], 400), ("  \n", 400)]:
+        with pytest.raises(CommentError) as e:
+            check_body(bad)
+        assert e.value.status == status
+    with pytest.raises(CommentError) as e:
+        check_body("€" * (MAX_BODY_BYTES // 3 + 1))  # 3 bytes each in UTF-8
+    assert e.value.status == 413
+
+
+def test_anchor_options():
+    assert parse_anchor_options(None, None) == (None, None)
+    assert parse_anchor_options(2, None) == (2, None)
+    assert parse_anchor_options(None, {"start": 1, "end": 4}) == (None, (1, 4))
+    for output_index, text_range in [
+        (True, None),
+        (-1, None),
+        (1.5, None),
+        (0, {"start": 0, "end": 1}),
+        (None, {"start": 2, "end": 1}),
+        (None, {"start": "0", "end": 1}),
+        (None, (0, 1)),
+    ]:
+        with pytest.raises(CommentError) as e:
+            parse_anchor_options(output_index, text_range)
+        assert e.value.status == 400
+
+
+def test_anchor_must_exist_in_the_cell_now():
+    cell = {"id": "c", "source": ["ab", "cd"], "outputs": [{}]}
+    check_anchor_in_cell(cell, 0, None)
+    check_anchor_in_cell(cell, None, (0, 4))
+    with pytest.raises(CommentError) as e:
+        check_anchor_in_cell(cell, 1, None)
+    assert e.value.status == 404
+    with pytest.raises(CommentError) as e:
+        check_anchor_in_cell({"id": "m", "source": "md"}, 0, None)
+    assert e.value.status == 404
+    with pytest.raises(CommentError) as e:
+        check_anchor_in_cell(cell, None, (0, 5))
+    assert e.value.status == 400
+
+
+def test_reconcile_marks_deleted_cells_outdated_with_the_last_source():
+    threads = [
+        AnchorState("t1", "a", False, "old a"),
+        AnchorState("t2", "b", False, "b"),
+        AnchorState("t3", "gone", False, "last seen"),
+        AnchorState("t4", "gone", True, "last seen"),
+        AnchorState("t5", "back", True, "was"),
+    ]
+    cells = [
+        {"id": "b", "source": "b"},
+        {"id": "back", "source": ["is ", "back"]},
+        {"id": "a", "source": "new a"},  # moved and edited
+        {"source": "a cell without an id"},
+    ]
+    assert reconcile(threads, cells) == [
+        AnchorChange("t1", False, "new a"),
+        AnchorChange("t3", True, "last seen"),
+        AnchorChange("t5", False, "is back"),
+    ]
+
+
+def test_reconcile_of_an_empty_notebook_outdates_everything_once():
+    threads = [AnchorState("t", "a", False, "src")]
+    changes = reconcile(threads, [])
+    assert changes == [AnchorChange("t", True, "src")]
+    assert reconcile([AnchorState("t", "a", True, "src")], []) == []
