@@ -25,6 +25,7 @@ setup-test:
 lint:
 	timeout 300 $(BIN)/ruff check .
 	timeout 300 $(BIN)/ruff format --check .
+	timeout 600 $(BIN)/mypy
 	cd lab_ext && timeout 300 npm run --silent lint
 
 format:

@@ -28,8 +28,8 @@ class MutiraoHandler(ExtensionHandlerMixin, APIHandler):
 class VersionHandler(MutiraoHandler):
     """``GET /mutirao/api/version``: the server extension's version."""
 
-    def initialize(self, version: str, name: str | None = None) -> None:
-        super().initialize(name=name or "mutirao_lab")
+    def initialize(self, name: str = "mutirao_lab", *args, version: str = "", **kwargs) -> None:
+        super().initialize(name, *args, **kwargs)
         self.version = version
 
     @web.authenticated
