@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import sys
 
-from . import p0_first_server
+from . import p0_first_server, p2_diff
 
 
 def main() -> int:
-    for bench in (p0_first_server,):
+    for bench in (p0_first_server, p2_diff):
         print(bench.run(), flush=True)
     return 0
 

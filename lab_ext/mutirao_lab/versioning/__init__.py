@@ -1,0 +1,1 @@
+"""Versioning: notebook-aware diffs (``diff``) over git versions and snapshots."""
