@@ -326,10 +326,10 @@ def align_cells(A: Sequence, B: Sequence, budget: Budget | None = None) -> list[
     taken_b = set(candidates.values())
     by_src_a: dict[tuple, list[int]] = {}
     by_src_b: dict[tuple, list[int]] = {}
-    for index, cells, taken in ((by_src_a, A, candidates), (by_src_b, B, taken_b)):
+    for src_index, cells, taken in ((by_src_a, A, candidates), (by_src_b, B, taken_b)):
         for n, cell in enumerate(cells):
             if n not in taken and isinstance(cell, Mapping):
-                index.setdefault((cell.get("cell_type"), _source_text(cell)), []).append(n)
+                src_index.setdefault((cell.get("cell_type"), _source_text(cell)), []).append(n)
     for key, positions in by_src_a.items():
         for i, j in zip(positions, by_src_b.get(key, ()), strict=False):
             candidates[i] = j
