@@ -8,9 +8,11 @@ import { ServerConnection } from '@jupyterlab/services';
 import { LabIcon } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
 
+import { commentsPlugin } from './comments/plugin';
 import { MutiraoAPIError, requestAPI } from './handler';
 
 export { MutiraoAPIError, requestAPI } from './handler';
+export { COMMENTS_PANEL_ID, CommentsPanel } from './comments/panel';
 
 /**
  * Id of the left side-panel widget (also the DOM id of its root node).
@@ -153,4 +155,4 @@ const plugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
-export default plugin;
+export default [plugin, commentsPlugin];

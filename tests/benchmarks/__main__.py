@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import sys
 
-from . import p0_first_server, p2_diff
+from . import p0_first_server, p2_diff, p5_comments, r1_comments
 
 
 def main() -> int:
-    for bench in (p0_first_server, p2_diff):
+    for bench in (p0_first_server, p2_diff, p5_comments, r1_comments):
         print(bench.run(), flush=True)
     return 0
 
