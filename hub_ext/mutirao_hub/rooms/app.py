@@ -1,0 +1,491 @@
+"""The rooms service: a JupyterHub-managed service with a REST API and pages.
+
+Run by the hub (``c.JupyterHub.services``, see ``rooms_service_config`` in
+:mod:`mutirao_hub.rooms.config`) as ``mutirao-rooms`` or ``python -m mutirao_hub.rooms.app``.
+It reads the hub's service environment (``JUPYTERHUB_API_TOKEN``, ``JUPYTERHUB_SERVICE_URL``,
+``JUPYTERHUB_SERVICE_PREFIX``, ...) and its own options from ``$MUTIRAO_ROOMS_CONFIG`` (JSON,
+written by the helper) and an optional config file (``--config``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import signal
+import sys
+from pathlib import Path
+from typing import ClassVar
+from urllib.parse import urlparse
+
+from jupyterhub.services.auth import HubOAuthCallbackHandler, HubOAuthenticated, UserNotAllowed
+from tornado import template, web
+from tornado.httpserver import HTTPServer
+from traitlets import Enum, Integer, List, Set, Unicode, default
+from traitlets.config import Application, Config
+
+from .. import __version__
+from . import policy
+from .db import make_session_factory
+from .hubapi import HubAPI, HubAPIError
+from .policy import ROLES, PolicyError
+from .rooms import RoomsManager, Settings
+
+HERE = Path(__file__).resolve().parent
+
+
+class RoomsService(Application):
+    """The rooms service: team-owned servers ("rooms") shared through JupyterHub's sharing API.
+
+    Admins set these options through ``mutirao_hub.rooms.config.rooms_service_config``
+    in ``jupyterhub_config.py``, or as ``c.RoomsService.<option>`` in a config file passed
+    with ``--config``.
+    """
+
+    name = "mutirao-rooms"
+    description = "Mutirão rooms: team-owned shared servers for JupyterHub"
+    version = __version__
+
+    config_file = Unicode("", help="A Python config file to load (``c.RoomsService....``).").tag(
+        config=True
+    )
+
+    state_dir = Unicode(
+        help="""
+        Folder for the service's own files (its SQLite database). Default: the working
+        directory the hub starts the service in.
+        """,
+    ).tag(config=True)
+
+    @default("state_dir")
+    def _default_state_dir(self):
+        return os.getcwd()
+
+    db_url = Unicode(
+        help="""
+        SQLAlchemy URL of the service's own tables (owning teams, profiles, archive state).
+        Default: ``sqlite:///<state_dir>/mutirao_rooms.sqlite``. Any SQLAlchemy URL works,
+        like ``JupyterHub.db_url``::
+
+            c.RoomsService.db_url = "postgresql://rooms@db.example.org/mutirao_rooms"
+
+        .. versionadded:: 0.1
+        """,
+    ).tag(config=True)
+
+    @default("db_url")
+    def _default_db_url(self):
+        return f"sqlite:///{Path(self.state_dir) / 'mutirao_rooms.sqlite'}"
+
+    room_user_prefix = Unicode(
+        "room-",
+        help="""
+        Prefix of the hub users that are rooms. Must match the authenticators'
+        ``room_user_prefix`` (which refuses logins under it). Default: ``room-``.
+        """,
+    ).tag(config=True)
+
+    reserved_names = Set(
+        Unicode(),
+        default_value=set(policy.DEFAULT_RESERVED_NAMES),
+        help="Names no room may take (path words of the hub and of this service).",
+    ).tag(config=True)
+
+    max_name_length = Integer(
+        policy.DEFAULT_MAX_NAME_LENGTH,
+        help="Longest room name, in characters. Default: 40.",
+    ).tag(config=True)
+
+    creator_roles = Set(
+        Unicode(),
+        default_value={"mutirao-room-creator"},
+        help="""
+        Hub roles whose members may create rooms. Give the role to teams with the
+        authenticator's ``team_roles``::
+
+            c.LocalTeamAuthenticator.team_roles = {"ml-research": ["mutirao-room-creator"]}
+
+        Admins may always create rooms. Default: ``{"mutirao-room-creator"}``.
+        """,
+    ).tag(config=True)
+
+    creator_groups = Set(
+        Unicode(),
+        help="""
+        Hub groups (teams) whose members may create rooms, besides ``creator_roles``.
+        Default: none.
+        """,
+    ).tag(config=True)
+
+    profiles = List(
+        Unicode(),
+        help="""
+        Profile names a room may be given (the spawner's profiles). The room's server is
+        started with ``{"profile": <name>}`` as its user options. Empty (the default) accepts
+        any name.
+        """,
+    ).tag(config=True)
+
+    default_share_role = Enum(
+        list(ROLES),
+        "owner",
+        help="""
+        The lowest room role that may share a room (with users, teams and links), for rooms
+        created without ``share_role``. Nobody can grant a role above their own.
+        Default: ``owner``.
+        """,
+    ).tag(config=True)
+
+    start_role = Enum(
+        list(ROLES),
+        "viewer",
+        help="The lowest room role that may start the room's server. Default: ``viewer``.",
+    ).tag(config=True)
+
+    stop_role = Enum(
+        list(ROLES),
+        "editor",
+        help="""
+        The lowest room role that may stop the room's server (which stops it for every
+        member). Default: ``editor``.
+        """,
+    ).tag(config=True)
+
+    default_link_expiry = Integer(
+        86400,
+        help="""
+        Seconds a share link is valid when the request does not say (60 to 31536000).
+        Default: 86400 (one day).
+        """,
+    ).tag(config=True)
+
+    seed_rooms = List(
+        help="""
+        Rooms created when the service starts, unless they exist: a list of
+        ``{"name": ..., "teams": {team: role}, "display_name": ..., "profile": ...}``::
+
+            c.RoomsService.seed_rooms = [
+                {"name": "ml-research", "teams": {"ml-research": "editor"}},
+            ]
+
+        Missing teams are created as (empty) hub groups; the authenticator fills them at login.
+        """,
+    ).tag(config=True)
+
+    sync_interval = Integer(
+        30,
+        help="""
+        Seconds between two passes that bring the members of each sharing team in step with
+        the team (JupyterHub 6 needs each member to hold a share of their own; see the
+        admin guide). Someone removed from a team loses the room at the next pass after
+        the authenticator's refresh. Default: 30.
+        """,
+    ).tag(config=True)
+
+    aliases: ClassVar[dict] = {"config": "RoomsService.config_file"}
+
+    def initialize(self, argv=None):
+        super().initialize(argv)
+        env_config = os.environ.get("MUTIRAO_ROOMS_CONFIG")
+        if env_config:
+            self.update_config(Config(json.loads(env_config)))
+        if self.config_file:
+            self.load_config_file(self.config_file)
+
+    def settings(self) -> Settings:
+        return Settings(
+            prefix=self.room_user_prefix,
+            reserved_names=frozenset(self.reserved_names),
+            max_name_length=self.max_name_length,
+            creator_roles=set(self.creator_roles),
+            creator_groups=set(self.creator_groups),
+            profiles=list(self.profiles),
+            default_share_role=self.default_share_role,
+            start_role=self.start_role,
+            stop_role=self.stop_role,
+            default_link_expiry=self.default_link_expiry,
+            base_url=os.environ.get("JUPYTERHUB_BASE_URL", "/"),
+        )
+
+    def make_app(self) -> web.Application:
+        prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/mutirao-rooms/")
+        hub = HubAPI(
+            os.environ.get("JUPYTERHUB_API_URL", "http://127.0.0.1:8081/hub/api"),
+            os.environ.get("JUPYTERHUB_API_TOKEN", ""),
+        )
+        self.manager = RoomsManager(hub, make_session_factory(self.db_url), self.settings())
+        p = re.escape(prefix)
+        room = r"/([^/]+)"
+        handlers = [
+            (p + "oauth_callback", HubOAuthCallbackHandler),
+            (p + "api/?", RootAPIHandler),
+            (p + "api/rooms/?", RoomsAPIHandler),
+            (p + "api/rooms" + room + "/?", RoomAPIHandler),
+            (p + "api/rooms" + room + "/shares/?", SharesAPIHandler),
+            (p + "api/rooms" + room + "/shares/(users|teams)/([^/]+)/?", ShareAPIHandler),
+            (p + "api/rooms" + room + "/links/?", LinksAPIHandler),
+            (p + "api/rooms" + room + "/links/([^/]+)/?", LinkAPIHandler),
+            (p + "api/rooms" + room + "/server/?", ServerAPIHandler),
+            (p + "api/rooms" + room + "/(archive|unarchive)/?", ArchiveAPIHandler),
+            (p + "api/.*", NotFoundAPIHandler),
+            (p + "?", RoomsPage),
+            (p + "rooms" + room + "/?", RoomPage),
+        ]
+        return web.Application(
+            handlers,
+            manager=self.manager,
+            prefix=prefix,
+            hub_base_url=os.environ.get("JUPYTERHUB_BASE_URL", "/"),
+            cookie_secret=os.urandom(32),
+            template_loader=template.Loader(str(HERE / "templates"), autoescape="xhtml_escape"),
+        )
+
+    async def seed(self) -> None:
+        """Create ``seed_rooms``, retrying while the hub's API is not up yet."""
+        for spec in self.seed_rooms:
+            for attempt in range(30):
+                try:
+                    if await self.manager.seed(spec):
+                        self.log.info("Seeded room %s", spec.get("name"))
+                    break
+                except (HubAPIError, OSError) as e:
+                    self.log.warning("Seeding %s failed (%s), retrying", spec.get("name"), e)
+                    await asyncio.sleep(min(0.2 * 2**attempt, 5))
+                except PolicyError as e:
+                    self.log.error("Not seeding %s: %s", spec.get("name"), e.message)
+                    break
+
+    async def keep_in_step(self) -> None:
+        await self.seed()
+        while True:
+            await self.manager.sync_all()
+            await asyncio.sleep(self.sync_interval)
+
+    async def serve(self) -> None:
+        url = urlparse(os.environ.get("JUPYTERHUB_SERVICE_URL", "http://127.0.0.1:10101"))
+        server = HTTPServer(self.make_app(), xheaders=True)
+        server.listen(url.port or 80, url.hostname or "127.0.0.1")
+        self.log.info("Rooms service listening on %s", url.geturl())
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            # the hub stops its managed services with SIGINT/SIGTERM: exit quietly
+            loop.add_signal_handler(sig, stop.set)
+        background = asyncio.ensure_future(self.keep_in_step())
+        await stop.wait()
+        background.cancel()
+        server.stop()
+        self.log.info("Rooms service stopped")
+
+    def start(self):
+        asyncio.run(self.serve())
+
+
+# -- handlers ----------------------------------------------------------------------------------
+
+
+class BaseHandler(HubOAuthenticated, web.RequestHandler):
+    @property
+    def manager(self) -> RoomsManager:
+        return self.settings["manager"]
+
+    async def prepare(self):
+        # the identity: a token in the Authorization header, or the service's login cookie
+        # (with its XSRF check on requests that change something)
+        model = await self.hub_auth.get_user(self, sync=False)
+        user = None
+        if model:
+            try:
+                user = self.check_hub_user(model)
+            except UserNotAllowed:
+                user = None
+        if user is not None and user.get("kind", "user") != "user":
+            user = None  # rooms act for people, not services
+        self._hub_auth_user_cache = user
+
+    async def person(self) -> dict:
+        """The hub's current model of the requesting person (not the cached identity)."""
+        return await self.manager.person(self.current_user["name"])
+
+
+class APIHandler(BaseHandler):
+    def check_xsrf_cookie(self):
+        # cookie-authenticated requests are checked by HubOAuth in prepare(); tokens need none
+        return
+
+    async def prepare(self):
+        await super().prepare()
+        if self.current_user is None:
+            raise web.HTTPError(403, "Authentication required: a JupyterHub token, or log in.")
+
+    def get_json_body(self):
+        if not self.request.body:
+            return {}
+        try:
+            return json.loads(self.request.body)
+        except ValueError:
+            raise web.HTTPError(400, "The request body is not valid JSON.") from None
+
+    def write_json(self, model, status: int = 200) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(model))
+
+    def _handle_request_exception(self, e):
+        if isinstance(e, PolicyError):
+            self.send_error(e.status, reason=None, message=e.message)
+        elif isinstance(e, HubAPIError) and 400 <= e.status < 500:
+            self.send_error(e.status if e.status in (400, 404, 409) else 400, message=e.message)
+        else:
+            super()._handle_request_exception(e)
+
+    def write_error(self, status_code, **kwargs):
+        message = kwargs.get("message")
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if message is None and isinstance(exc, web.HTTPError) and exc.log_message:
+            message = exc.log_message % exc.args if exc.args else exc.log_message
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"status": status_code, "message": message or self._reason}))
+
+
+class RootAPIHandler(APIHandler):
+    def get(self):
+        self.write_json({"version": __version__, "roles": list(ROLES)})
+
+
+class NotFoundAPIHandler(APIHandler):
+    def get(self):
+        raise web.HTTPError(404, "Not found.")
+
+    post = delete = patch = put = get
+
+
+class RoomsAPIHandler(APIHandler):
+    async def get(self):
+        self.write_json(await self.manager.list_rooms(await self.person()))
+
+    async def post(self):
+        model = await self.manager.create(await self.person(), self.get_json_body())
+        self.write_json(model, 201)
+
+
+class RoomAPIHandler(APIHandler):
+    async def get(self, name):
+        room, actor = await self.manager.room_for(await self.person(), name)
+        self.write_json(await self.manager.detail(room, actor))
+
+    async def delete(self, name):
+        await self.manager.delete(await self.person(), name)
+        self.set_status(204)
+        self.finish()
+
+
+class SharesAPIHandler(APIHandler):
+    async def get(self, name):
+        room, _actor = await self.manager.room_for(await self.person(), name)
+        self.write_json(await self.manager.members(room))
+
+    async def post(self, name):
+        model = await self.manager.share(await self.person(), name, self.get_json_body())
+        self.write_json(model)
+
+
+class ShareAPIHandler(APIHandler):
+    async def delete(self, name, kind, who):
+        await self.manager.revoke(await self.person(), name, kind.rstrip("s"), who)
+        self.set_status(204)
+        self.finish()
+
+
+class LinksAPIHandler(APIHandler):
+    async def get(self, name):
+        self.write_json(await self.manager.links(await self.person(), name))
+
+    async def post(self, name):
+        model = await self.manager.new_link(await self.person(), name, self.get_json_body())
+        self.write_json(model, 201)
+
+
+class LinkAPIHandler(APIHandler):
+    async def delete(self, name, link_id):
+        await self.manager.delete_link(await self.person(), name, link_id)
+        self.set_status(204)
+        self.finish()
+
+
+class ServerAPIHandler(APIHandler):
+    async def post(self, name):
+        model = await self.manager.start(await self.person(), name)
+        self.write_json(model, model.pop("status"))
+
+    async def delete(self, name):
+        await self.manager.stop(await self.person(), name)
+        self.write_json({"status": "stopping"}, 202)
+
+
+class ArchiveAPIHandler(APIHandler):
+    async def post(self, name, action):
+        person = await self.person()
+        if action == "archive":
+            model = await self.manager.archive(person, name)
+        else:
+            model = await self.manager.unarchive(person, name)
+        self.write_json(model)
+
+
+# -- pages -------------------------------------------------------------------------------------
+
+
+class PageHandler(BaseHandler):
+    def render_page(self, name: str, status: int = 200, **ns) -> None:
+        self.set_status(status)
+        self.render(
+            name,
+            hub_base_url=self.settings["hub_base_url"],
+            prefix=self.settings["prefix"],
+            user=self.current_user,
+            roles=ROLES,
+            **ns,
+        )
+
+    def write_error(self, status_code, **kwargs):
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        message = getattr(exc, "message", None) or getattr(exc, "log_message", None)
+        self.render_page(
+            "error.html",
+            status=status_code,
+            status_code=status_code,
+            message=message or self._reason,
+        )
+
+    def _handle_request_exception(self, e):
+        if isinstance(e, PolicyError):
+            self.send_error(e.status, exc_info=(type(e), e, None))
+        else:
+            super()._handle_request_exception(e)
+
+
+class RoomsPage(PageHandler):
+    @web.authenticated
+    async def get(self):
+        rooms = await self.manager.list_rooms(await self.person())
+        self.render_page("rooms.html", rooms=rooms)
+
+
+class RoomPage(PageHandler):
+    @web.authenticated
+    async def get(self, name):
+        room, actor = await self.manager.room_for(await self.person(), name)
+        self.render_page("room.html", room=await self.manager.detail(room, actor))
+
+
+def main(argv=None) -> None:
+    """``mutirao-rooms``: run the rooms service (the hub starts it)."""
+    app = RoomsService.instance()
+    app.initialize(argv if argv is not None else sys.argv[1:])
+    app.start()
+
+
+if __name__ == "__main__":
+    main()

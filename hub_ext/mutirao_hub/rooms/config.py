@@ -1,0 +1,148 @@
+"""One call in ``jupyterhub_config.py`` registers the rooms service::
+
+    from mutirao_hub.rooms.config import rooms_service_config
+
+    rooms_service_config(
+        c,
+        seed_rooms=[{"name": "ml-research", "teams": {"ml-research": "editor"}}],
+    )
+
+It adds the service to ``c.JupyterHub.services``, its role to ``c.JupyterHub.load_roles``, the
+room-role scopes to ``c.JupyterHub.custom_scopes``, lets every user reach the service
+(``c.JupyterHub.extra_user_scopes``), and lets a room's server receive its members' room-role
+scopes in their OAuth tokens (``c.Spawner.oauth_client_allowed_scopes``). Calling it again
+replaces what the previous call set.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import sys
+from contextlib import closing
+from pathlib import Path
+
+from traitlets.config import LazyConfigValue
+
+from . import policy
+
+#: Scopes the service's token needs: create room users and groups, start and stop their
+#: servers, read people's groups and roles, and share room servers with any room-role scope.
+SERVICE_SCOPES = [
+    "admin:users",
+    "admin:servers",
+    "admin:groups",
+    "read:users",
+    "read:users:groups",
+    "read:roles:users",
+    "read:users:shares",
+    "read:groups",
+    "read:users:name",
+    "read:groups:name",
+    "list:users",
+    "list:groups",
+    "shares",
+    "access:servers",
+    *policy.custom_scopes(),
+]
+
+
+def _current(section, key: str, empty):
+    """What a config file set so far for ``key`` (``empty`` if nothing), lazy values applied."""
+    if key not in section:
+        return empty
+    value = section[key]
+    if isinstance(value, LazyConfigValue):
+        # c.JupyterHub.load_roles.append(...) and friends, not yet applied to a value
+        value = value.get_value(empty)
+    return value
+
+
+def _free_port() -> int:
+    with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def rooms_service_config(
+    c,
+    *,
+    name: str = "mutirao-rooms",
+    url: str | None = None,
+    state_dir: str | Path | None = None,
+    command: list[str] | None = None,
+    **options,
+) -> dict:
+    """Register the rooms service in a JupyterHub config ``c``; return the service entry.
+
+    ``options`` are :class:`mutirao_hub.rooms.app.RoomsService` options (``db_url``,
+    ``creator_roles``, ``creator_groups``, ``seed_rooms``, ``profiles``, ...). ``url`` is where
+    the service listens (default: a free port on 127.0.0.1); ``state_dir`` its working folder,
+    where the SQLite database goes (default: the hub's working directory).
+    """
+    from .app import RoomsService  # config files should not pay for tornado imports twice
+
+    unknown = sorted(set(options) - set(RoomsService.class_trait_names(config=True)))
+    if unknown:
+        # a misspelt option must not silently do nothing
+        raise ValueError(f"rooms_service_config: unknown RoomsService options {unknown}")
+    if state_dir is not None:
+        options.setdefault("state_dir", str(state_dir))
+    for key, value in options.items():
+        if isinstance(value, (set, frozenset)):
+            options[key] = sorted(value)
+    service = {
+        "name": name,
+        "url": url or f"http://127.0.0.1:{_free_port()}",
+        "command": command or [sys.executable, "-m", "mutirao_hub.rooms.app"],
+        "environment": {"MUTIRAO_ROOMS_CONFIG": json.dumps({"RoomsService": options})},
+        "oauth_no_confirm": True,
+        "display": True,
+    }
+    if state_dir is not None:
+        Path(state_dir).mkdir(parents=True, exist_ok=True)
+        service["cwd"] = str(state_dir)
+
+    hub = c.JupyterHub
+    services = [s for s in _current(hub, "services", []) if s.get("name") != name]
+    hub.services = [*services, service]
+
+    role_name = f"{name}-service"
+    roles = [r for r in _current(hub, "load_roles", []) if r["name"] != role_name]
+    hub.load_roles = [
+        *roles,
+        {
+            "name": role_name,
+            "description": "What the Mutirão rooms service does on the hub",
+            "scopes": list(SERVICE_SCOPES),
+            "services": [name],
+        },
+    ]
+
+    custom = dict(_current(hub, "custom_scopes", {}))
+    custom.update(policy.custom_scopes())
+    hub.custom_scopes = custom
+
+    access = f"access:services!service={name}"
+    extra = list(_current(hub, "extra_user_scopes", []))
+    if access not in extra:
+        hub.extra_user_scopes = [*extra, access]
+
+    # A person's OAuth token for a room's server then carries their room-role scopes for it
+    # (JupyterHub intersects the client's allowed scopes with the person's own, keeping the
+    # !server filter), so the room's server reads them from /hub/api/user.
+    role_scopes = [policy.role_scope(r) for r in policy.ROLES]
+    spawner = c.Spawner
+    allowed = _current(spawner, "oauth_client_allowed_scopes", [])
+    if callable(allowed):
+        # JupyterHub also writes this option into the server's environment as JSON, so it
+        # cannot be extended here; say so instead of silently dropping the room scopes
+        raise ValueError(
+            "rooms_service_config: Spawner.oauth_client_allowed_scopes is a callable; add "
+            f"{role_scopes} to what it returns and call rooms_service_config before setting it"
+        )
+    spawner.oauth_client_allowed_scopes = [
+        *allowed,
+        *(s for s in role_scopes if s not in allowed),
+    ]
+    return service

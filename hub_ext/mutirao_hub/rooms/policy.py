@@ -1,0 +1,292 @@
+"""Pure decisions of the rooms service: names, room roles, scopes, who may do what.
+
+Nothing here does IO; the service (:mod:`mutirao_hub.rooms.app`) moves data in and out and asks
+these functions. They are tested without a hub (tests/hub/test_rooms_policy.py).
+
+Room roles travel as JupyterHub custom scopes on the room's shares. The four scopes nest
+(owner ⊃ editor ⊃ commenter ⊃ viewer, as JupyterHub ``subscopes``), so a member's expanded
+scopes hold the scope of their role and of every role below it, each filtered to the room's
+server: ``custom:mutirao-room-editor!server=room-ml-research/``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+#: Room roles, lowest first.
+ROLES: tuple[str, ...] = ("viewer", "commenter", "editor", "owner")
+#: The custom scope of a room role is this prefix plus the role's name.
+SCOPE_PREFIX = "custom:mutirao-room-"
+
+#: Names a room may not take: the service's own path segments, hub words, and names people
+#: would confuse with the hub itself.
+DEFAULT_RESERVED_NAMES = frozenset(
+    {
+        "admin",
+        "api",
+        "hub",
+        "login",
+        "logout",
+        "mutirao",
+        "new",
+        "root",
+        "rooms",
+        "services",
+        "shares",
+        "static",
+        "user",
+        "users",
+    }
+)
+DEFAULT_MAX_NAME_LENGTH = 40
+
+_NAME_RE = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$")
+# characters that change a URL path or HTML when they are not escaped
+_PATH_OR_HTML = set("/\\?#%&<>\"'`;:=+@ \t\r\n")
+
+
+class PolicyError(Exception):
+    """A request the policy refuses; ``status`` is the HTTP status the API answers with."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def role_rank(role: str | None) -> int:
+    """0 for no role, 1 for viewer ... 4 for owner; unknown names raise ``PolicyError(400)``."""
+    if role is None:
+        return 0
+    if role not in ROLES:
+        raise PolicyError(400, f"Unknown room role {role!r}; room roles are {', '.join(ROLES)}.")
+    return ROLES.index(role) + 1
+
+
+def at_least(role: str | None, minimum: str) -> bool:
+    """True when ``role`` is ``minimum`` or above it."""
+    return role_rank(role) >= role_rank(minimum)
+
+
+def highest(roles: Iterable[str | None]) -> str | None:
+    """The highest of some roles (``None`` when there are none)."""
+    best = None
+    for role in roles:
+        if role_rank(role) > role_rank(best):
+            best = role
+    return best
+
+
+# -- names -------------------------------------------------------------------------------------
+
+
+def room_user_name(name: str, prefix: str) -> str:
+    """The hub user that is the room: ``room-`` plus the room's name."""
+    return f"{prefix}{name}"
+
+
+def check_room_name(
+    name: object,
+    *,
+    prefix: str = "room-",
+    reserved: Iterable[str] = DEFAULT_RESERVED_NAMES,
+    max_length: int = DEFAULT_MAX_NAME_LENGTH,
+    user_names: Iterable[str] = (),
+) -> str:
+    """Check a new room's name; return it, or raise ``PolicyError`` (400, or 409 for a clash).
+
+    A name is lowercase letters, digits and single hyphens, starts with a letter and is at most
+    ``max_length`` characters: it appears in URLs (``/user/room-<name>/``), file paths and
+    page titles, so nothing there needs escaping. It may not be a reserved word, start with the
+    room prefix (``room-room-x`` is a mistake), or equal an existing person's user name
+    (``user_names``), which people would confuse with that person's server.
+    """
+    if not isinstance(name, str) or not name:
+        raise PolicyError(400, "A room needs a name.")
+    if len(name) > max_length:
+        raise PolicyError(400, f"Room names are at most {max_length} characters long.")
+    bad = sorted(set(name) & _PATH_OR_HTML)
+    if bad:
+        raise PolicyError(
+            400,
+            "Room names may not contain path or HTML characters "
+            f"({' '.join(repr(c) for c in bad)}); use lowercase letters, digits and hyphens.",
+        )
+    if not _NAME_RE.match(name):
+        raise PolicyError(
+            400,
+            "Room names are lowercase letters, digits and single hyphens, and start with a letter.",
+        )
+    if name in {r.lower() for r in reserved}:
+        raise PolicyError(400, f"{name!r} is a reserved name.")
+    if prefix and name.startswith(prefix.lower()):
+        raise PolicyError(400, f"Give the room's name without the {prefix!r} prefix.")
+    if name in set(user_names):
+        raise PolicyError(409, f"{name!r} is already the name of a user.")
+    return name
+
+
+# -- scopes ------------------------------------------------------------------------------------
+
+
+def role_scope(role: str) -> str:
+    """The custom scope of a room role, unfiltered: ``custom:mutirao-room-editor``."""
+    role_rank(role)
+    return f"{SCOPE_PREFIX}{role}"
+
+
+def custom_scopes() -> dict[str, dict]:
+    """``c.JupyterHub.custom_scopes`` for the room roles (each includes the roles below it)."""
+    descriptions = {
+        "viewer": "Room viewer: read files and see live edits; no writes, kernels or terminals.",
+        "commenter": "Room commenter: viewer, and write comments.",
+        "editor": "Room editor: read, write and run code in the room.",
+        "owner": "Room owner: editor, and share the room.",
+    }
+    scopes = {}
+    for i, role in enumerate(ROLES):
+        spec: dict = {"description": descriptions[role]}
+        if i:
+            spec["subscopes"] = [role_scope(ROLES[i - 1])]
+        scopes[role_scope(role)] = spec
+    return scopes
+
+
+def server_filter(room_user: str, server_name: str = "") -> str:
+    return f"!server={room_user}/{server_name}"
+
+
+def share_scopes(role: str, room_user: str, server_name: str = "") -> list[str]:
+    """The scopes of a share at ``role``: access to the room's server, and the scope of
+    ``role`` and of every role below it.
+
+    The lower roles are listed although the scopes nest: JupyterHub does not expand the
+    subscopes of shared scopes in tokens, and the server checks "at least editor" as
+    "has the editor scope".
+    """
+    f = server_filter(room_user, server_name)
+    return [f"access:servers{f}"] + [f"{role_scope(r)}{f}" for r in ROLES[: role_rank(role)]]
+
+
+def role_from_scopes(
+    scopes: Iterable[str], room_user: str | None = None, server_name: str = ""
+) -> str | None:
+    """The highest room role in a list of scopes, for one room's server.
+
+    With ``room_user``, only scopes for that room count: filtered to its server
+    (``!server=room-x/``), to the room user (``!user=room-x``), or unfiltered. Without it (a
+    share's own scopes, all filtered to one server), every room-role scope counts.
+    Scopes for other rooms and unknown custom scopes are ignored.
+    """
+    found = []
+    for scope in scopes:
+        base, _, filt = scope.partition("!")
+        if not base.startswith(SCOPE_PREFIX):
+            continue
+        role = base[len(SCOPE_PREFIX) :]
+        if role not in ROLES:
+            continue
+        if room_user is not None and filt not in (
+            "",
+            f"server={room_user}/{server_name}",
+            f"user={room_user}",
+        ):
+            continue
+        found.append(role)
+    return highest(found)
+
+
+# -- who may do what ---------------------------------------------------------------------------
+
+
+def may_create_rooms(
+    user_model: Mapping,
+    *,
+    creator_roles: Iterable[str],
+    creator_groups: Iterable[str],
+) -> bool:
+    """Admins, members of a creator role, and members of a creator group may create rooms."""
+    if user_model.get("admin"):
+        return True
+    roles = set(user_model.get("roles") or [])
+    groups = set(user_model.get("groups") or [])
+    if roles & set(creator_roles) or groups & set(creator_groups):
+        return True
+    return False
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who asks, as far as one room is concerned: their room role and whether they are admin."""
+
+    name: str
+    role: str | None
+    admin: bool = False
+
+    @property
+    def member(self) -> bool:
+        return self.admin or self.role is not None
+
+    @property
+    def effective_role(self) -> str | None:
+        """Admins act as owners of every room."""
+        return "owner" if self.admin else self.role
+
+
+NOT_FOUND = "No such room."
+
+
+def require_member(actor: Actor) -> None:
+    """Non-members get exactly the answer a missing room gets, so names do not leak."""
+    if not actor.member:
+        raise PolicyError(404, NOT_FOUND)
+
+
+def require_role(actor: Actor, minimum: str, action: str) -> None:
+    """Refuse an action below ``minimum``; non-members get the missing-room answer."""
+    require_member(actor)
+    if not at_least(actor.effective_role, minimum):
+        raise PolicyError(
+            403, f"You are {actor.role} in this room; {action} needs the {minimum} role."
+        )
+
+
+def check_grant(actor: Actor, role: str, *, share_role: str) -> None:
+    """May ``actor`` give someone ``role`` in this room?
+
+    Sharing needs the room's ``share_role`` (owner unless the room says otherwise), and
+    nobody may grant a role above their own.
+    """
+    role_rank(role)
+    require_role(actor, share_role, "sharing")
+    if role_rank(role) > role_rank(actor.effective_role):
+        raise PolicyError(
+            403, f"You are {actor.role} in this room and cannot grant the {role} role."
+        )
+
+
+def check_teams(
+    teams: object, *, creator_groups: Iterable[str], admin: bool, existing_groups: Iterable[str]
+) -> dict[str, str]:
+    """Check a new room's owning teams ``{team: role}``.
+
+    Teams are hub groups (as the authenticator mirrors them). A creator may only give a room
+    to teams they belong to; admins to any existing team.
+    """
+    if not isinstance(teams, Mapping) or not teams:
+        raise PolicyError(400, "A room needs at least one owning team: {team: role}.")
+    mine = set(creator_groups)
+    known = set(existing_groups)
+    checked = {}
+    for team, role in teams.items():
+        if not isinstance(team, str) or not isinstance(role, str):
+            raise PolicyError(400, "teams maps team names to room roles.")
+        role_rank(role)
+        if team not in known:
+            raise PolicyError(400, f"No such team: {team!r}.")
+        if not admin and team not in mine:
+            raise PolicyError(403, f"You are not a member of the team {team!r}.")
+        checked[team] = role
+    return checked

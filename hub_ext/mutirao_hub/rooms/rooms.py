@@ -1,0 +1,596 @@
+"""What the rooms service does, between its handlers and the hub: one method per API action.
+
+Each action asks :mod:`.policy` whether it may happen, then changes the hub (through
+:class:`.hubapi.HubAPI`) and the service's own tables (:mod:`.db`). The hub's shares are the
+truth about who can reach a room's server; the service's tables hold the rest of the policy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import quote
+
+from sqlalchemy import select
+
+from . import policy
+from .db import Room, RoomPerson, RoomTeam, utcnow
+from .hubapi import HubAPI, HubAPIError
+from .policy import ROLES, Actor, PolicyError
+
+log = logging.getLogger("mutirao.rooms")
+
+MAX_DISPLAY_NAME = 100
+MIN_LINK_EXPIRY = 60
+MAX_LINK_EXPIRY = 365 * 24 * 3600
+
+
+@dataclass
+class Settings:
+    """The policy options of the service (see :class:`.app.RoomsService` for their help)."""
+
+    prefix: str = "room-"
+    reserved_names: frozenset = policy.DEFAULT_RESERVED_NAMES
+    max_name_length: int = policy.DEFAULT_MAX_NAME_LENGTH
+    creator_roles: set = field(default_factory=lambda: {"mutirao-room-creator"})
+    creator_groups: set = field(default_factory=set)
+    profiles: list = field(default_factory=list)
+    default_share_role: str = "owner"
+    start_role: str = "viewer"
+    stop_role: str = "editor"
+    default_link_expiry: int = 86400
+    base_url: str = "/"
+
+
+def check_body(body: object, allowed: set[str], required: set[str] = frozenset()) -> dict:
+    """Refuse bodies that are not objects, miss a field or carry one the API does not know.
+
+    Unknown fields are refused rather than ignored, so that a client sending ``scopes``
+    (trying to choose its own scopes) learns that only ``role`` is accepted.
+    """
+    if not isinstance(body, dict):
+        raise PolicyError(400, "The request body must be a JSON object.")
+    unknown = sorted(set(body) - allowed)
+    if unknown:
+        hint = " Room access is given with 'role', never with scopes." if "scopes" in body else ""
+        raise PolicyError(400, f"Unknown fields: {', '.join(unknown)}.{hint}")
+    missing = sorted(required - set(body))
+    if missing:
+        raise PolicyError(400, f"Missing fields: {', '.join(missing)}.")
+    return body
+
+
+def _str(body: Mapping, key: str, default: str = "") -> str:
+    value = body.get(key, default)
+    if not isinstance(value, str):
+        raise PolicyError(400, f"{key} must be a string.")
+    return value
+
+
+class RoomsManager:
+    """The rooms service's actions."""
+
+    def __init__(self, hub: HubAPI, sessions, settings: Settings):
+        self.hub = hub
+        self.sessions = sessions
+        self.settings = settings
+        self.db = sessions()
+        # one change at a time: the periodic sync and the API both rewrite shares
+        self.lock = asyncio.Lock()
+
+    # -- lookups ---------------------------------------------------------------------------
+    def room_user(self, room: Room | str) -> str:
+        name = room.name if isinstance(room, Room) else room
+        return policy.room_user_name(name, self.settings.prefix)
+
+    def room_url(self, room: Room) -> str:
+        return f"{self.settings.base_url}user/{quote(self.room_user(room), safe='')}/"
+
+    def find(self, name: str) -> Room | None:
+        return self.db.scalars(select(Room).where(Room.name == name)).one_or_none()
+
+    async def person(self, name: str) -> dict:
+        """The hub's current model of a person (groups and roles as the authenticator last set)."""
+        model = await self.hub.get_user(name)
+        if model is None:
+            raise PolicyError(403, "Unknown user.")
+        return model
+
+    async def actor(self, person: dict, room: Room | None) -> Actor:
+        """``person``'s room role in ``room`` (``None`` when not a member or no such room)."""
+        admin = bool(person.get("admin"))
+        if room is None:
+            return Actor(person["name"], None, False)
+        if room.archived:
+            groups = set(person.get("groups") or [])
+            roles = [
+                s["role"]
+                for s in room.saved_shares
+                if (s["kind"] == "user" and s["name"] == person["name"])
+                or (s["kind"] == "group" and s["name"] in groups)
+            ]
+            return Actor(person["name"], policy.highest(roles), admin)
+        room_user = self.room_user(room)
+        shared = await self.hub.shared_with_user(person["name"])
+        roles = [
+            policy.role_from_scopes(s["scopes"])
+            for s in shared
+            if s["server"]["user"]["name"] == room_user and s["server"]["name"] == ""
+        ]
+        return Actor(person["name"], policy.highest(roles), admin)
+
+    async def room_for(self, person: dict, name: str) -> tuple[Room, Actor]:
+        """The room and the person's role in it; non-members get the missing-room answer."""
+        room = self.find(name)
+        actor = await self.actor(person, room)
+        if room is None:
+            raise PolicyError(404, policy.NOT_FOUND)
+        policy.require_member(actor)
+        return room, actor
+
+    # -- models ----------------------------------------------------------------------------
+    def room_model(self, room: Room, actor: Actor) -> dict:
+        return {
+            "name": room.name,
+            "display_name": room.display_name or room.name,
+            "user": self.room_user(room),
+            "url": self.room_url(room),
+            "teams": room.team_roles,
+            "profile": room.profile,
+            "share_role": room.share_role,
+            "archived": room.archived,
+            "created_by": room.created_by,
+            "created_at": room.created_at.isoformat() + "Z",
+            "my_role": actor.role,
+            "admin": actor.admin,
+        }
+
+    async def _hub_shares(self, room: Room) -> tuple[dict[str, str], dict[str, str]]:
+        """The room's shares on the hub: ``({team: role}, {user: role})``."""
+        teams: dict[str, str] = {}
+        users: dict[str, str] = {}
+        for s in await self.hub.server_shares(self.room_user(room)):
+            if s["server"]["name"] != "":
+                continue
+            role = policy.role_from_scopes(s["scopes"])
+            if s["kind"] == "group":
+                teams[s["group"]["name"]] = role
+            else:
+                users[s["user"]["name"]] = role
+        return teams, users
+
+    async def members(self, room: Room) -> list[dict]:
+        """Teams and people with a share, people's own shares only (not their teams' copies)."""
+        if room.archived:
+            return sorted(room.saved_shares, key=lambda s: (s["kind"], s["name"]))
+        teams, users = await self._hub_shares(room)
+        people = {p.user: p for p in room.people}
+        members = [{"kind": "group", "name": t, "role": r} for t, r in teams.items()]
+        for user, role in users.items():
+            p = people.get(user)
+            if p is not None and p.direct_role is None and p.team_role is not None:
+                continue  # only there because of a team, which is listed
+            members.append({"kind": "user", "name": user, "role": role})
+        return sorted(members, key=lambda m: (m["kind"], m["name"]))
+
+    async def server_model(self, room: Room) -> dict:
+        model = await self.hub.get_user(self.room_user(room)) or {}
+        server = (model.get("servers") or {}).get("")
+        return {
+            "running": bool(server),
+            "ready": bool(server and server.get("ready")),
+            "pending": (server or {}).get("pending") or model.get("pending"),
+        }
+
+    async def detail(self, room: Room, actor: Actor) -> dict:
+        model = self.room_model(room, actor)
+        model["members"] = await self.members(room)
+        model["server"] = await self.server_model(room)
+        return model
+
+    # -- shares ----------------------------------------------------------------------------
+    async def _set_role(self, room: Room, role: str | None, **target) -> None:
+        """Make one share (``user=`` or ``group=``) exactly ``role``; ``None`` removes it.
+
+        The new scopes are granted before the higher ones are taken away, so access never
+        lapses in between.
+        """
+        room_user = self.room_user(room)
+        if role is None:
+            await self.hub.revoke(room_user, None, **target)
+            return
+        await self.hub.grant(room_user, policy.share_scopes(role, room_user), **target)
+        above = ROLES[policy.role_rank(role) :]
+        if above:
+            f = policy.server_filter(room_user)
+            await self.hub.revoke(room_user, [policy.role_scope(r) + f for r in above], **target)
+
+    def _person(self, room: Room, user: str) -> RoomPerson:
+        for p in room.people:
+            if p.user == user:
+                return p
+        p = RoomPerson(user=user)
+        room.people.append(p)
+        return p
+
+    async def sync(self, room: Room) -> None:
+        """Give each member of a sharing team a share of their own at the team's role, and
+        take it back from those who left the team (see :class:`.db.RoomPerson`)."""
+        if room.archived:
+            return
+        teams, users = await self._hub_shares(room)
+        want: dict[str, str | None] = {}
+        for team, role in teams.items():
+            group = await self.hub.get_group(team)
+            for user in (group or {}).get("users", []):
+                want[user] = policy.highest([want.get(user), role])
+        for p in list(room.people):
+            if p.user not in users:
+                # gone from the hub (revoked there, or the person was deleted)
+                p.direct_role = None
+        for user in set(want) | {p.user for p in room.people}:
+            p = self._person(room, user)
+            have = users.get(user)
+            if policy.role_rank(have) > policy.role_rank(
+                policy.highest([p.team_role, p.direct_role])
+            ):
+                # more than we gave: a share link the person accepted is theirs to keep
+                p.direct_role = have
+            p.team_role = want.get(user)
+            role = policy.highest([p.team_role, p.direct_role])
+            if role != have:
+                await self._set_role(room, role, user=user)
+            if role is None:
+                room.people.remove(p)
+        self.db.commit()
+
+    async def sync_all(self) -> None:
+        for room in self.db.scalars(select(Room).where(Room.archived.is_(False))):
+            async with self.lock:
+                try:
+                    await self.sync(room)
+                except HubAPIError as e:
+                    log.warning("Could not sync room %s: %s", room.name, e)
+
+    # -- actions ---------------------------------------------------------------------------
+    async def list_rooms(self, person: dict) -> list[dict]:
+        """The rooms ``person`` is a member of (every room, for admins)."""
+        rooms = list(self.db.scalars(select(Room).order_by(Room.name)))
+        by_user = {self.room_user(r): r for r in rooms}
+        roles: dict[str, list] = {}
+        for s in await self.hub.shared_with_user(person["name"]):
+            room = by_user.get(s["server"]["user"]["name"])
+            if room is not None and s["server"]["name"] == "":
+                roles.setdefault(room.name, []).append(policy.role_from_scopes(s["scopes"]))
+        admin = bool(person.get("admin"))
+        models = []
+        for room in rooms:
+            if room.archived:
+                actor = await self.actor(person, room)
+            else:
+                actor = Actor(person["name"], policy.highest(roles.get(room.name, [])), admin)
+            if actor.member:
+                models.append(self.room_model(room, actor))
+        return models
+
+    async def create(self, person: dict, body: object) -> dict:
+        s = self.settings
+        body = check_body(
+            body, {"name", "teams", "display_name", "profile", "share_role"}, {"name", "teams"}
+        )
+        if not policy.may_create_rooms(
+            person, creator_roles=s.creator_roles, creator_groups=s.creator_groups
+        ):
+            raise PolicyError(403, "You may not create rooms.")
+        name = policy.check_room_name(
+            body["name"],
+            prefix=s.prefix,
+            reserved=s.reserved_names,
+            max_length=s.max_name_length,
+        )
+        display_name = _str(body, "display_name").strip()
+        if len(display_name) > MAX_DISPLAY_NAME:
+            raise PolicyError(400, f"display_name is at most {MAX_DISPLAY_NAME} characters.")
+        profile = _str(body, "profile")
+        if profile and s.profiles and profile not in s.profiles:
+            raise PolicyError(400, f"Unknown profile {profile!r}.")
+        share_role = _str(body, "share_role", s.default_share_role)
+        policy.role_rank(share_role)
+        teams = body["teams"]
+        existing = []
+        if isinstance(teams, Mapping):
+            for team in teams:
+                if isinstance(team, str) and team and await self.hub.get_group(team):
+                    existing.append(team)
+        teams = policy.check_teams(
+            teams,
+            creator_groups=person.get("groups") or [],
+            admin=bool(person.get("admin")),
+            existing_groups=existing,
+        )
+        if await self.hub.get_user(name) is not None:
+            raise PolicyError(409, f"{name!r} is already the name of a user.")
+        if self.find(name) is not None:
+            raise PolicyError(409, f"There is already a room named {name!r}.")
+        if await self.hub.get_user(self.room_user(name)) is not None:
+            raise PolicyError(409, f"The hub already has a user named {self.room_user(name)!r}.")
+        room = Room(
+            name=name,
+            display_name=display_name,
+            profile=profile,
+            share_role=share_role,
+            created_by=person["name"],
+            created_at=utcnow(),
+        )
+        room.teams = [RoomTeam(team=t, role=r) for t, r in teams.items()]
+        room.people = [RoomPerson(user=person["name"], direct_role="owner")]
+        async with self.lock:
+            await self._create_on_hub(room, owner=person["name"])
+            self.db.add(room)
+            self.db.commit()
+            await self.sync(room)
+        log.info("Room %s created by %s for %s", name, person["name"], teams)
+        return self.room_model(room, Actor(person["name"], "owner", bool(person.get("admin"))))
+
+    async def _create_on_hub(self, room: Room, owner: str | None) -> None:
+        room_user = self.room_user(room)
+        await self.hub.create_user(room_user)
+        try:
+            for t in room.teams:
+                await self.hub.grant(
+                    room_user, policy.share_scopes(t.role, room_user), group=t.team
+                )
+            if owner:
+                await self.hub.grant(room_user, policy.share_scopes("owner", room_user), user=owner)
+        except Exception:
+            # leave nothing half made: the room user goes, with its shares
+            await self.hub.delete_user(room_user)
+            raise
+
+    async def seed(self, spec: Mapping) -> bool:
+        """Create a room from config (``RoomsService.seed_rooms``) unless it exists already."""
+        s = self.settings
+        name = policy.check_room_name(
+            spec["name"], prefix=s.prefix, reserved=s.reserved_names, max_length=s.max_name_length
+        )
+        if self.find(name) is not None:
+            return False
+        teams = dict(spec.get("teams") or {})
+        for role in teams.values():
+            policy.role_rank(role)
+        for team in teams:
+            await self.hub.ensure_group(team)
+        room = Room(
+            name=name,
+            display_name=str(spec.get("display_name", "")),
+            profile=str(spec.get("profile", "")),
+            share_role=str(spec.get("share_role", s.default_share_role)),
+            created_by="",
+            created_at=utcnow(),
+        )
+        room.teams = [RoomTeam(team=t, role=r) for t, r in teams.items()]
+        await self._seed_on_hub(room)
+        return True
+
+    async def _seed_on_hub(self, room: Room) -> None:
+        name = room.name
+        if await self.hub.get_user(self.room_user(name)) is None:
+            await self._create_on_hub(room, owner=None)
+        else:  # the hub kept the room user (say the service's database was reset): re-share
+            for t in room.teams:
+                room_user = self.room_user(room)
+                await self.hub.grant(
+                    room_user, policy.share_scopes(t.role, room_user), group=t.team
+                )
+        async with self.lock:
+            self.db.add(room)
+            self.db.commit()
+            await self.sync(room)
+        log.info("Seeded room %s for %s", name, room.team_roles)
+
+    def _not_archived(self, room: Room) -> None:
+        if room.archived:
+            raise PolicyError(409, "The room is archived; unarchive it first.")
+
+    async def _target(self, body: Mapping) -> tuple[str, str]:
+        if ("user" in body) == ("team" in body):
+            raise PolicyError(400, "Give exactly one of 'user' or 'team'.")
+        kind = "user" if "user" in body else "team"
+        who = _str(body, kind)
+        if kind == "user":
+            if who.startswith(self.settings.prefix) or await self.hub.get_user(who) is None:
+                raise PolicyError(400, f"No such user: {who!r}.")
+        elif await self.hub.get_group(who) is None:
+            raise PolicyError(400, f"No such team: {who!r}.")
+        return kind, who
+
+    async def share(self, person: dict, name: str, body: object) -> dict:
+        room, actor = await self.room_for(person, name)
+        body = check_body(body, {"user", "team", "role"}, {"role"})
+        role = _str(body, "role")
+        policy.check_grant(actor, role, share_role=room.share_role)
+        self._not_archived(room)
+        kind, who = await self._target(body)
+        async with self.lock:
+            teams, users = await self._hub_shares(room)
+            current = (teams if kind == "team" else users).get(who)
+            if policy.role_rank(current) > policy.role_rank(actor.effective_role):
+                raise PolicyError(
+                    403, f"You cannot change the role of a member above your own ({current})."
+                )
+            if kind == "team":
+                await self._set_role(room, role, group=who)
+                for t in room.teams:
+                    if t.team == who:
+                        t.role = role
+            else:
+                p = self._person(room, who)
+                p.direct_role = role
+                await self._set_role(room, policy.highest([role, p.team_role]), user=who)
+            self.db.commit()
+            await self.sync(room)
+        return {"kind": "group" if kind == "team" else "user", "name": who, "role": role}
+
+    async def revoke(self, person: dict, name: str, kind: str, who: str) -> None:
+        room, actor = await self.room_for(person, name)
+        self._not_archived(room)
+        leaving = kind == "user" and who == person["name"]
+        if not leaving:
+            policy.require_role(actor, room.share_role, "sharing")
+        async with self.lock:
+            teams, users = await self._hub_shares(room)
+            people = {p.user: p for p in room.people}
+            if kind == "team":
+                current = teams.get(who)
+            else:
+                p = people.get(who)
+                own = p is None or p.direct_role is not None
+                current = users.get(who) if own else None
+            if current is None:
+                raise PolicyError(404, "No such share.")
+            if not leaving and policy.role_rank(current) > policy.role_rank(actor.effective_role):
+                raise PolicyError(
+                    403, f"You cannot remove a member above your own role ({current})."
+                )
+            if kind == "team":
+                await self._set_role(room, None, group=who)
+                room.teams = [t for t in room.teams if t.team != who]
+            else:
+                p = self._person(room, who)
+                p.direct_role = None
+                # what their teams give them stays
+                await self._set_role(room, p.team_role, user=who)
+                if p.team_role is None:
+                    room.people.remove(p)
+            self.db.commit()
+            await self.sync(room)
+
+    async def links(self, person: dict, name: str) -> list[dict]:
+        room, actor = await self.room_for(person, name)
+        policy.require_role(actor, room.share_role, "sharing")
+        if room.archived:
+            return []
+        return [self._link_model(c) for c in await self.hub.share_codes(self.room_user(room))]
+
+    def _link_model(self, code: dict) -> dict:
+        model = {
+            "id": code["id"],
+            "role": policy.role_from_scopes(code["scopes"]),
+            "created_at": code["created_at"],
+            "expires_at": code["expires_at"],
+            "exchange_count": code.get("exchange_count", 0),
+        }
+        for key in ("code", "accept_url", "full_accept_url"):
+            if key in code:
+                model[key] = code[key]
+        return model
+
+    async def new_link(self, person: dict, name: str, body: object) -> dict:
+        room, actor = await self.room_for(person, name)
+        body = check_body(body, {"role", "expires_in"}, {"role"})
+        role = _str(body, "role")
+        policy.check_grant(actor, role, share_role=room.share_role)
+        self._not_archived(room)
+        expires_in = body.get("expires_in", self.settings.default_link_expiry)
+        if (
+            not isinstance(expires_in, int)
+            or isinstance(expires_in, bool)
+            or not MIN_LINK_EXPIRY <= expires_in <= MAX_LINK_EXPIRY
+        ):
+            raise PolicyError(
+                400, f"expires_in is seconds, from {MIN_LINK_EXPIRY} to {MAX_LINK_EXPIRY}."
+            )
+        room_user = self.room_user(room)
+        code = await self.hub.new_share_code(
+            room_user, policy.share_scopes(role, room_user), expires_in
+        )
+        return self._link_model(code)
+
+    async def delete_link(self, person: dict, name: str, link_id: str) -> None:
+        room, actor = await self.room_for(person, name)
+        policy.require_role(actor, room.share_role, "sharing")
+        self._not_archived(room)
+        try:
+            await self.hub.delete_share_codes(self.room_user(room), link_id)
+        except HubAPIError as e:
+            if e.status == 404:
+                raise PolicyError(404, "No such link.") from None
+            raise
+
+    async def start(self, person: dict, name: str) -> dict:
+        room, actor = await self.room_for(person, name)
+        policy.require_role(actor, self.settings.start_role, "starting the room's server")
+        self._not_archived(room)
+        options = {"profile": room.profile} if room.profile else {}
+        status = await self.hub.start_server(self.room_user(room), options)
+        return {"status": status, "server": await self.server_model(room)}
+
+    async def stop(self, person: dict, name: str) -> None:
+        room, actor = await self.room_for(person, name)
+        policy.require_role(actor, self.settings.stop_role, "stopping the room's server")
+        await self._stop(room)
+
+    async def _stop(self, room: Room) -> None:
+        try:
+            await self.hub.stop_server(self.room_user(room))
+        except HubAPIError as e:
+            if e.status not in (400, 404):  # not running
+                raise
+
+    async def archive(self, person: dict, name: str) -> dict:
+        room, actor = await self.room_for(person, name)
+        policy.require_role(actor, "owner", "archiving")
+        self._not_archived(room)
+        async with self.lock:
+            saved = await self.members(room)
+            room_user = self.room_user(room)
+            await self._stop(room)
+            await self.hub.delete_share_codes(room_user)
+            await self.hub.revoke_all(room_user)
+            room.archived_shares = json.dumps(saved)
+            room.archived = True
+            room.people = []
+            self.db.commit()
+        return self.room_model(room, actor)
+
+    async def unarchive(self, person: dict, name: str) -> dict:
+        room, actor = await self.room_for(person, name)
+        policy.require_role(actor, "owner", "unarchiving")
+        if not room.archived:
+            raise PolicyError(409, "The room is not archived.")
+        async with self.lock:
+            for s in room.saved_shares:
+                target = {"user": s["name"]} if s["kind"] == "user" else {"group": s["name"]}
+                try:
+                    await self._set_role(room, s["role"], **target)
+                except HubAPIError as e:
+                    # people and teams that went away since the room was archived stay away
+                    if e.status != 400:
+                        raise
+                    log.info("Not restoring %s in room %s: %s", s, room.name, e.message)
+                    continue
+                if s["kind"] == "user":
+                    self._person(room, s["name"]).direct_role = s["role"]
+            room.archived = False
+            room.archived_shares = "[]"
+            self.db.commit()
+            await self.sync(room)
+        return self.room_model(room, actor)
+
+    async def delete(self, person: dict, name: str) -> None:
+        room, actor = await self.room_for(person, name)
+        policy.require_role(actor, "owner", "deleting")
+        if not room.archived:
+            raise PolicyError(409, "Archive the room before deleting it.")
+        await self._stop(room)
+        try:
+            await self.hub.delete_user(self.room_user(room))
+        except HubAPIError as e:
+            if e.status != 404:
+                raise
+        self.db.delete(room)
+        self.db.commit()
+        log.info("Room %s deleted by %s", name, person["name"])
