@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: demo test setup-demo setup-test lint format pytest docs bench constraints clean
+.PHONY: demo test setup-demo setup-test lint format pytest docs bench gpu-check constraints clean
 
 demo: setup-demo
 	@MUTIRAO_PORT=$(PORT) scripts/demo.sh
@@ -41,6 +41,11 @@ docs:
 
 bench: setup-test
 	timeout 3000 $(BIN)/python -m tests.benchmarks
+
+# On a machine with NVIDIA GPUs (not part of `make test`): NVML discovery and a spawned
+# local server that sees exactly its assigned GPU
+gpu-check: setup-test
+	timeout 900 $(BIN)/python -m tests.gpu.check_gpu
 
 # Re-pin what CI installs: run after changing a dependency in a pyproject.toml
 constraints:

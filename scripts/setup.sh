@@ -35,6 +35,8 @@ command -v npm >/dev/null || apt_packages+=(npm)
 "$PYTHON" -c 'import venv, ensurepip' 2>/dev/null || apt_packages+=(python3-venv)
 if [ "$MODE" = test ]; then
     [ -x /usr/bin/chromium ] || apt_packages+=(chromium)
+    # the Docker spawner's tests start a private dockerd of their own (tests/spawner/docker_fixture.py)
+    command -v dockerd >/dev/null || [ -x /usr/sbin/dockerd ] || apt_packages+=(docker.io)
 fi
 if [ "${#apt_packages[@]}" -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then SUDO=""

@@ -7,11 +7,14 @@
 # goes to the state folder, .state/demo in the checkout unless MUTIRAO_STATE_DIR says otherwise.
 # Environment variables read here (all optional):
 #   MUTIRAO_PORT (8000), MUTIRAO_HUB_PORT (8081), MUTIRAO_PROXY_API_PORT (8001),
-#   MUTIRAO_BASE_URL (/), MUTIRAO_STATE_DIR (.state/demo)
+#   MUTIRAO_BASE_URL (/), MUTIRAO_STATE_DIR (.state/demo), MUTIRAO_ROOMS_PORT (a free port),
+#   MUTIRAO_DEMO_GPUS (unset: no GPUs; a number of pretend GPUs, or nvml)
 import os
 import shutil
 import sys
 from pathlib import Path
+
+from mutirao_spawner.admin import gpu_admin_config
 
 here = Path(__file__).resolve().parent
 repo = here.parent.parent
@@ -47,16 +50,49 @@ c.JupyterHub.authenticator_class = "mutirao-local"
 c.LocalTeamAuthenticator.users_file = str(here / "users.toml")
 c.LocalTeamAuthenticator.allowed_teams = {"ml-research", "data-platform"}
 
-# Local single-user processes, each in its own folder under the state folder. They run as the
-# hub's own system user: fine for a laptop, not for a shared machine (see docs/install).
-c.JupyterHub.spawner_class = "simple"
-c.SimpleLocalProcessSpawner.home_dir_template = str(state / "homes" / "{username}")
+# Local single-user processes through Mutirão's GPU spawner, each in its own folder under the
+# state folder. They run as the hub's own system user: fine for a laptop, not for a shared
+# machine (see docs/install). Without MUTIRAO_DEMO_GPUS there are no GPUs and one CPU profile,
+# so login goes straight to JupyterLab; MUTIRAO_DEMO_GPUS=nvml discovers the machine's GPUs with
+# NVML, MUTIRAO_DEMO_GPUS=<n> declares n pretend GPUs (to try the form and the queue on a
+# laptop; CUDA sees nothing behind them). Either adds a GPU profile for ml-research.
+c.JupyterHub.spawner_class = "mutirao-local"
+c.GPULocalProcessSpawner.run_as_hub_user = True
+c.GPULocalProcessSpawner.home_dir_template = str(state / "homes" / "{username}")
+c.GPULocalProcessSpawner.profiles = [
+    {"name": "cpu", "display_name": "CPU", "description": "A server without GPUs."},
+]
+demo_gpus = os.environ.get("MUTIRAO_DEMO_GPUS", "").strip()
+if demo_gpus:
+    c.GPULocalProcessSpawner.profiles.append(
+        {
+            "name": "gpu",
+            "display_name": "One GPU",
+            "description": "One whole GPU, for 8 hours at most.",
+            "gpu_counts": [1],
+            "max_runtime_s": 8 * 3600,
+        }
+    )
+    c.GPULocalProcessSpawner.team_profiles = {"ml-research": ["gpu"]}
+    c.GPULocalProcessSpawner.gpu_limit_per_team = {"ml-research": 2}
+    if demo_gpus == "nvml":
+        c.GPULocalProcessSpawner.gpu_discovery = "nvml"
+    else:
+        c.GPULocalProcessSpawner.gpus = [
+            {"uuid": f"GPU-demo-{i:04d}", "model": "Demo GPU", "memory_mib": 16384}
+            for i in range(int(demo_gpus))
+        ]
+else:
+    c.GPULocalProcessSpawner.gpu_discovery = "none"
+
+# The GPU admin page (/hub/mutirao/gpus), its API and the scope that reads them
+gpu_admin_config(c)
+
 c.Spawner.cmd = [sys.executable, "-m", "jupyterhub.singleuser"]
 c.Spawner.default_url = "/lab"
 if os.geteuid() == 0:
     # CI and containers run as root; jupyter-server refuses that unless told
     c.Spawner.args = ["--allow-root"]
-c.Spawner.start_timeout = 120
 c.Spawner.http_timeout = 120
 # Stop servers quickly on Ctrl-C, so nothing is left behind
 c.LocalProcessSpawner.interrupt_timeout = 5
@@ -64,3 +100,19 @@ c.LocalProcessSpawner.term_timeout = 3
 c.LocalProcessSpawner.kill_timeout = 3
 c.JupyterHub.cleanup_servers = True
 c.JupyterHub.cleanup_proxy = True
+
+# Rooms: team-owned shared servers, run by the rooms service (docs/admin/rooms.md). Members of
+# ml-research may create rooms; the room "ml-research" (hub user room-ml-research) is created
+# when the service starts, with the team's members as editors.
+from mutirao_hub.rooms.config import rooms_service_config  # noqa: E402
+
+c.LocalTeamAuthenticator.team_roles = {"ml-research": ["mutirao-room-creator"]}
+rooms_port = os.environ.get("MUTIRAO_ROOMS_PORT")
+rooms_service_config(
+    c,
+    url=f"http://127.0.0.1:{rooms_port}" if rooms_port else None,
+    state_dir=state / "rooms",
+    seed_rooms=[
+        {"name": "ml-research", "display_name": "ML research", "teams": {"ml-research": "editor"}}
+    ],
+)

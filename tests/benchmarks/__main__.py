@@ -7,11 +7,25 @@ from __future__ import annotations
 
 import sys
 
-from . import p0_first_server, p2_diff, p5_comments, r1_comments
+from . import (
+    p0_first_server,
+    p2_diff,
+    p4_ledger,
+    p5_comments,
+    p6_time_to_lab,
+    r1_comments,
+)
 
 
 def main() -> int:
-    for bench in (p0_first_server, p2_diff, p5_comments, r1_comments):
+    for bench in (
+        p0_first_server,
+        p2_diff,
+        p4_ledger,
+        p5_comments,
+        p6_time_to_lab,
+        r1_comments,
+    ):
         print(bench.run(), flush=True)
     return 0
 

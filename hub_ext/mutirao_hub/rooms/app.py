@@ -16,7 +16,6 @@ import re
 import signal
 import sys
 from pathlib import Path
-from typing import ClassVar
 from urllib.parse import urlparse
 
 from jupyterhub.services.auth import HubOAuthCallbackHandler, HubOAuthenticated, UserNotAllowed
@@ -160,7 +159,7 @@ class RoomsService(Application):
         """,
     ).tag(config=True)
 
-    seed_rooms = List(
+    seed_rooms: List[dict] = List(
         help="""
         Rooms created when the service starts, unless they exist: a list of
         ``{"name": ..., "teams": {team: role}, "display_name": ..., "profile": ...}``::
@@ -183,7 +182,7 @@ class RoomsService(Application):
         """,
     ).tag(config=True)
 
-    aliases: ClassVar[dict] = {"config": "RoomsService.config_file"}
+    aliases = {"config": "RoomsService.config_file"}  # noqa: RUF012 - traitlets reads it
 
     def initialize(self, argv=None):
         super().initialize(argv)

@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
@@ -45,7 +46,9 @@ class Settings:
     base_url: str = "/"
 
 
-def check_body(body: object, allowed: set[str], required: set[str] = frozenset()) -> dict:
+def check_body(
+    body: object, allowed: AbstractSet[str], required: AbstractSet[str] = frozenset()
+) -> dict:
     """Refuse bodies that are not objects, miss a field or carry one the API does not know.
 
     Unknown fields are refused rather than ignored, so that a client sending ``scopes``
@@ -148,10 +151,10 @@ class RoomsManager:
             "admin": actor.admin,
         }
 
-    async def _hub_shares(self, room: Room) -> tuple[dict[str, str], dict[str, str]]:
+    async def _hub_shares(self, room: Room) -> tuple[dict[str, str | None], dict[str, str | None]]:
         """The room's shares on the hub: ``({team: role}, {user: role})``."""
-        teams: dict[str, str] = {}
-        users: dict[str, str] = {}
+        teams: dict[str, str | None] = {}
+        users: dict[str, str | None] = {}
         for s in await self.hub.server_shares(self.room_user(room)):
             if s["server"]["name"] != "":
                 continue
