@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 
+from jupyter_core.paths import jupyter_data_dir
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Type, Unicode, default
+from traitlets import Bool, Float, Int, Type, Unicode, default, validate
 
 from . import __version__
 from .comments.handlers import (
@@ -24,6 +25,12 @@ from .comments.roles import OwnerRoleResolver, RoleResolver
 from .comments.service import CONTENTS_EVENTS, CommentsService
 from .comments.store import CommentStore
 from .handlers import VersionHandler
+from .rooms import ydoc_filter
+from .rooms.authorizer import RoomAuthorizer
+from .rooms.resolver import RoomRoleResolver
+from .rooms.roles import DEFAULT_ROOM_PREFIX, is_room
+from .versioning.handlers import Versioning
+from .versioning.handlers import handlers as versioning_handlers
 
 # ids are matched loosely so that a malformed one gets the API's JSON 404, not a page
 _ID = r"([^/]+)"
@@ -61,13 +68,111 @@ class MutiraoApp(ExtensionApp):
         help="""How the comments API learns a user's room role (viewer, commenter, editor,
         owner) and who can be @mentioned.
 
-        Default: ``mutirao_lab.comments.roles.OwnerRoleResolver``, for a personal server:
-        every user the server lets in is its owner, and the only member is the server's owner
-        (``$JUPYTERHUB_USER``). Rooms plug in their own resolver. For a fixed table of roles,
-        use ``StaticRoleResolver``. Example::
+        Default: on a room's server (``$JUPYTERHUB_USER`` starts with the room prefix),
+        ``mutirao_lab.rooms.resolver.RoomRoleResolver``: the room role the server enforces,
+        from the user's JupyterHub scopes. Elsewhere
+        ``mutirao_lab.comments.roles.OwnerRoleResolver``, for a personal server: every user
+        the server lets in is its owner, and the only member is the server's owner
+        (``$JUPYTERHUB_USER``). For a fixed table of roles, use ``StaticRoleResolver``.
+        Example::
 
             c.MutiraoApp.role_resolver_class = "mutirao_lab.comments.roles.StaticRoleResolver"
             c.StaticRoleResolver.roles = {"ana": "owner", "bruno": "commenter"}
+
+        .. versionadded:: 0.1
+        """,
+    ).tag(config=True)
+
+    @default("role_resolver_class")
+    def _default_role_resolver_class(self):
+        authorizer = getattr(self.serverapp, "authorizer", None)
+        prefix = (
+            authorizer.room_user_prefix
+            if isinstance(authorizer, RoomAuthorizer)
+            else DEFAULT_ROOM_PREFIX
+        )
+        if is_room(os.environ.get("JUPYTERHUB_USER", ""), prefix):
+            return RoomRoleResolver
+        return OwnerRoleResolver
+
+    snapshot_interval = Float(
+        60.0,
+        help="""Shortest time, in seconds, between two automatic snapshots of one file.
+
+        Every save of a file in a git repository under the server's folder is recorded as a
+        snapshot on the hidden ref ``refs/mutirao/snapshots/<branch>``: the first save at once,
+        later saves of the same file at most once per interval (the last save of a burst is
+        always kept). ``0`` snapshots every save. Default: ``60``. Example::
+
+            c.MutiraoApp.snapshot_interval = 300  # five minutes
+
+        .. versionadded:: 0.1
+        """,
+    ).tag(config=True)
+
+    @validate("snapshot_interval", "diff_timeout_s")
+    def _check_non_negative(self, proposal):
+        if proposal["value"] < 0:
+            raise ValueError(f"{proposal['trait'].name} must be >= 0")
+        return proposal["value"]
+
+    max_diff_bytes = Int(
+        50_000_000,
+        help="""Largest file, in bytes, that the diff API compares.
+
+        A diff of a larger file (either side) answers ``413`` with a message naming this
+        limit instead of using the server's memory and time. Default: ``50000000`` (50 MB).
+        Example::
+
+            c.MutiraoApp.max_diff_bytes = 200_000_000
+
+        .. versionadded:: 0.1
+        """,
+    ).tag(config=True)
+
+    diff_timeout_s = Float(
+        20.0,
+        help="""Longest time, in seconds, one diff may compute before it is abandoned.
+
+        A diff that takes longer answers ``413`` with a message saying so, instead of
+        holding the request. Finished diffs are cached by the two files' git blob ids, so
+        asking again is immediate. Default: ``20``. Example::
+
+            c.MutiraoApp.diff_timeout_s = 60
+
+        .. versionadded:: 0.1
+        """,
+    ).tag(config=True)
+
+    credentials_dir = Unicode(
+        help="""Folder where each user's credentials for git remotes (pull, push, clone) are
+        kept, one file per user (mode 0600, folder mode 0700).
+
+        Credentials are never written into a repository's ``.git/config`` or its remote URL;
+        git gets them through a ``GIT_ASKPASS`` helper in this folder, from its environment.
+        Keep the folder outside the server's root folder, so the contents API never serves
+        it. Default: ``<jupyter data dir>/mutirao/git-credentials`` (usually
+        ``~/.local/share/jupyter/mutirao/git-credentials``). Example::
+
+            c.MutiraoApp.credentials_dir = "/srv/mutirao/credentials"
+
+        .. versionadded:: 0.1
+        """,
+    ).tag(config=True)
+
+    @default("credentials_dir")
+    def _default_credentials_dir(self):
+        return os.path.join(jupyter_data_dir(), "mutirao", "git-credentials")
+
+    allow_insecure_remotes = Bool(
+        False,
+        help="""Also accept ``http://`` git remotes (clone, pull, push), for a git server on a
+        trusted network without TLS. Credentials then cross the network unencrypted.
+
+        ``https://`` is always accepted; ``ssh``, ``file://``, ``ext::`` and other transports
+        are always refused. Default: ``False``. Example::
+
+            c.MutiraoApp.allow_insecure_remotes = True
 
         .. versionadded:: 0.1
         """,
@@ -90,6 +195,8 @@ class MutiraoApp(ExtensionApp):
             schema_id=CONTENTS_EVENTS, listener=self.comments.on_contents_event
         )
         self.log.info("Mutirão comments database: %s", path)
+        self.versioning = Versioning(self, self.comments.roles)
+        self.versioning.attach(self.serverapp)
 
     def initialize_handlers(self):
         comments = {"service": self.comments}
@@ -107,8 +214,14 @@ class MutiraoApp(ExtensionApp):
                 (rf"{api}/members", MembersHandler, comments),
                 (rf"{api}/export", ExportHandler, comments),
                 (rf"{api}/events", CommentEventsHandler, comments),
+                *versioning_handlers(self.versioning),
             ]
         )
+        # jupyter_server_ydoc (loaded before mutirao_lab: extensions load in name order)
+        # has registered its websocket by now
+        assert self.serverapp is not None
+        if not ydoc_filter.install(self.serverapp.web_app):
+            self.log.info("Mutirão: no collaboration websocket to make read-only for viewers")
         self.log.info("Mutirão server extension %s loaded", __version__)
 
     async def stop_extension(self):
@@ -116,3 +229,4 @@ class MutiraoApp(ExtensionApp):
         assert self.serverapp.event_logger is not None
         self.serverapp.event_logger.remove_listener(listener=self.comments.on_contents_event)
         self.comments.close()
+        self.versioning.detach(self.serverapp)

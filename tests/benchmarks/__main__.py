@@ -10,6 +10,7 @@ import sys
 from . import (
     p0_first_server,
     p2_diff,
+    p3_git,
     p4_ledger,
     p5_comments,
     p6_time_to_lab,
@@ -21,6 +22,7 @@ def main() -> int:
     for bench in (
         p0_first_server,
         p2_diff,
+        p3_git,
         p4_ledger,
         p5_comments,
         p6_time_to_lab,

@@ -1,0 +1,152 @@
+"""Read-only collaboration for those who may not write: drop their document updates.
+
+jupyter-collaboration serves each document on a websocket
+(``api/collaboration/room/<format>:<type>:<file id>``) and applies every Y sync message a
+client sends to the shared document. A viewer (or commenter) can open that websocket, since
+it only needs to read, and a modified client could then write through it. This module
+swaps jupyter-collaboration's websocket handler for a subclass that asks the server's
+Authorizer once, when the connection opens, whether the user may ``write`` on ``contents``;
+if not, the connection's document updates (Y sync step 2 and update messages) and its
+``save`` requests are dropped before they reach the room. Everything else flows: the
+client's sync step 1 (so it receives the document and everyone's edits) and awareness (so
+its cursor and presence are seen).
+
+The decision is made when the websocket opens: a role changed on the hub applies from the
+client's next connection.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from jupyter_core.utils import ensure_async
+
+#: The Y protocol's message types (y-protocols ``sync`` and ``awareness``; pycrdt's
+#: ``YMessageType`` / ``YSyncMessageType``), and jupyter-collaboration's RAW messages.
+SYNC, AWARENESS, RAW = 0, 1, 2
+SYNC_STEP1, SYNC_STEP2, SYNC_UPDATE = 0, 1, 2
+
+log = logging.getLogger(__name__)
+
+
+def is_document_write(message: bytes | str) -> bool:
+    """Would this websocket message change the shared document?
+
+    A SYNC message other than step 1 (a state vector, which asks for what the client
+    misses) carries an update. Malformed SYNC messages count as writes, so they are dropped
+    too. Text messages are not Y messages.
+    """
+    if not isinstance(message, (bytes, bytearray, memoryview)) or len(message) == 0:
+        return False
+    if message[0] != SYNC:
+        return False
+    return len(message) < 2 or message[1] != SYNC_STEP1
+
+
+def is_save_request(message: bytes | str) -> bool:
+    """jupyter-collaboration's RAW ``save`` message (write the document to disk)."""
+    if not isinstance(message, (bytes, bytearray, memoryview)) or len(message) < 2:
+        return False
+    return message[0] == RAW and bytes(message[2:6]) == b"save"
+
+
+def _make_handler_class() -> type | None:
+    try:
+        from jupyter_server_ydoc.handlers import YDocWebSocketHandler
+        from pycrdt import Decoder
+    except ImportError:
+        return None
+
+    class ReadOnlyAwareYDocWebSocketHandler(YDocWebSocketHandler):
+        """jupyter-collaboration's websocket, dropping document writes from those the
+        Authorizer does not let ``write`` on ``contents``."""
+
+        # closed until open() has asked the Authorizer
+        _may_write = False
+
+        async def open(self, room_id: str) -> None:
+            # tornado calls on_message only once a coroutine open() has returned
+            self._may_write = bool(
+                await ensure_async(
+                    self.authorizer.is_authorized(self, self.current_user, "write", "contents")
+                )
+            )
+            await super().open(room_id)
+
+        async def on_message(self, message: Any) -> None:
+            if not self._may_write:
+                if is_document_write(message):
+                    self.log.debug(
+                        "Dropped a document update from %s (read-only) in %s",
+                        self.current_user.username,
+                        self._room_id,
+                    )
+                    return
+                if is_save_request(message):
+                    # answered like a save already under way, which clients take calmly
+                    self.log.debug(
+                        "Refused a save from %s (read-only) in %s",
+                        self.current_user.username,
+                        self._room_id,
+                    )
+                    decoder = Decoder(bytes(message))
+                    decoder.read_var_uint()
+                    decoder.read_var_string()
+                    reply = {"type": "save", "responseTo": decoder.read_var_uint()}
+                    await self.send(self._encode_json_message({**reply, "status": "skipped"}))
+                    return
+            await super().on_message(message)
+
+    return ReadOnlyAwareYDocWebSocketHandler
+
+
+#: The filtering handler class, or ``None`` without jupyter-collaboration.
+FilteringHandler = _make_handler_class()
+
+
+def _swap(router: Any, base: type, new: type) -> int:
+    swapped = 0
+    for rule in getattr(router, "rules", ()):
+        target = rule.target
+        if isinstance(target, type):
+            if issubclass(target, base) and not issubclass(target, new):
+                if target is not base:
+                    # someone else's subclass: replacing it would lose their changes
+                    log.warning("Mutirão: %s is not %s; not replacing it", target, base)
+                    continue
+                rule.target = new
+                swapped += 1
+        else:
+            swapped += _swap(target, base, new)
+    return swapped
+
+
+def install(web_app: Any) -> bool:
+    """Route jupyter-collaboration's document websocket to the filtering handler.
+
+    Returns whether a route was found (``False`` without jupyter-collaboration, or when its
+    handlers are not registered yet). Installing twice is harmless.
+    """
+    if FilteringHandler is None:
+        return False
+    base = FilteringHandler.__mro__[1]
+    swapped = _swap(web_app.default_router, base, FilteringHandler)
+    swapped += _swap(web_app.wildcard_router, base, FilteringHandler)
+    if swapped:
+        return True
+    return _installed(web_app)
+
+
+def _installed(web_app: Any) -> bool:
+    def walk(router: Any) -> bool:
+        for rule in getattr(router, "rules", ()):
+            target = rule.target
+            if isinstance(target, type):
+                if FilteringHandler is not None and issubclass(target, FilteringHandler):
+                    return True
+            elif walk(target):
+                return True
+        return False
+
+    return walk(web_app.default_router) or walk(web_app.wildcard_router)
