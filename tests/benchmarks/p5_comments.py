@@ -49,6 +49,7 @@ async def measure(base: str, token: str, writers: int) -> tuple[list[float], int
     )
     seen: list[dict[str, float]] = [{} for _ in range(writers)]
     everyone = asyncio.Event()
+    complete = [0]  # listeners that have seen every post; a count, not a scan per message
 
     async def listen(i: int) -> None:
         while True:
@@ -58,8 +59,10 @@ async def measure(base: str, token: str, writers: int) -> tuple[list[float], int
             event = json.loads(msg)
             if event["type"] == "created":
                 seen[i][event["thread"]["comments"][0]["body"]] = time.perf_counter()
-                if all(len(s) >= writers for s in seen):
-                    everyone.set()
+                if len(seen[i]) == writers:
+                    complete[0] += 1
+                    if complete[0] == writers:
+                        everyone.set()
 
     listeners = [asyncio.ensure_future(listen(i)) for i in range(writers)]
     sent: dict[str, float] = {}

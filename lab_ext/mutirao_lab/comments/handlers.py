@@ -19,6 +19,7 @@ from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.base.websocket import WebSocketMixin
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web, websocket
+from tornado.iostream import StreamClosedError
 
 from ..handlers import AUTH_RESOURCE, MutiraoHandler
 from .model import (
@@ -420,10 +421,14 @@ class CommentEventsHandler(
         assert self.file_id is not None
         self.service.subscribe(self.file_id, self.send)
 
-    def send(self, message: dict[str, Any]) -> None:
+    def send(self, message: bytes) -> None:
+        """Push one event, already JSON (:meth:`CommentsService.publish` encodes it once for
+        every client) and sent as a text frame. The write is buffered, never awaited: no client
+        waits on another.
+        """
         try:
-            self.write_message(json.dumps(message))
-        except websocket.WebSocketClosedError:
+            self.write_message(message)
+        except (websocket.WebSocketClosedError, StreamClosedError):
             self.on_close()
 
     def on_message(self, message: str | bytes) -> None:

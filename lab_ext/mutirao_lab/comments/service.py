@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import datetime
 import inspect
+import json
+import os
+import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Any
 
 from jupyter_core.utils import ensure_async
@@ -20,7 +23,16 @@ from .store import CommentDB, CommentStore
 #: jupyter_server's contents events (save, rename, ...), emitted on its event bus
 CONTENTS_EVENTS = "https://events.jupyter.org/jupyter_server/contents_service/v1"
 
-Listener = Callable[[dict[str, Any]], None]
+#: A websocket client of a file: called with each event, as JSON text (encoded once for all)
+Listener = Callable[[bytes], None]
+
+#: Notebooks whose cells :meth:`CommentsService.cells` keeps, the most recently read ones
+CELLS_CACHE_SIZE = 32
+
+#: A file changed less than this long before it was looked at may change again without its
+#: size or times changing (timestamps are as coarse as the file system's clock tick): its cells
+#: are not kept ("racy" in git's words).
+RACY_NS = 1_000_000_000
 
 
 def now() -> str:
@@ -42,6 +54,8 @@ class CommentsService:
         self.settings = settings
         self.log = log
         self._listeners: dict[str, set[Listener]] = {}
+        # ("disk" | "live", path) -> (version, cells): see cells()
+        self._cells: dict[tuple[str, str], tuple[Hashable, list[dict[str, Any]]]] = {}
 
     # -- who -----------------------------------------------------------------------------
 
@@ -91,7 +105,13 @@ class CommentsService:
 
     async def cells(self, path: str) -> list[dict[str, Any]]:
         """The notebook's cells now: from the live collaborative document when one is open,
-        else from disk. Each is a dict with ``id``, ``source`` and (code cells) ``outputs``."""
+        else from disk. Each is a dict with ``id``, ``source`` and (code cells) ``outputs``.
+
+        The cells of the last notebooks read are kept with their version (the live document's
+        encoded state; the file's inode, size and times), and handed out again while the
+        version is the same, rather than parsed again for every post. The dicts are shared:
+        callers must not change them.
+        """
         ydoc = self.settings.get("jupyter_server_ydoc")
         if ydoc is not None and hasattr(ydoc, "get_document"):
             try:
@@ -102,13 +122,57 @@ class CommentsService:
                 self.log.debug("Mutirão comments: no live document for %s", path, exc_info=True)
                 doc = None
             if doc is not None:
-                return list(doc.get()["cells"])
+                try:
+                    # the same encoded state is the same content
+                    state: Hashable = doc.ydoc.get_update()
+                except Exception:  # not a pycrdt document after all: no caching
+                    return list(doc.get()["cells"])
+                cached = self._cached_cells(("live", path), state)
+                if cached is None:
+                    cached = self._keep_cells(("live", path), state, list(doc.get()["cells"]))
+                return cached
         cm = self.settings["contents_manager"]
+        version = self._file_version(cm, path)
+        if version is not None:
+            cached = self._cached_cells(("disk", path), version)
+            if cached is not None:
+                return cached
         try:
             model = await ensure_async(cm.get(path, content=True, type="notebook"))
         except web.HTTPError as e:
             raise CommentError(404 if e.status_code < 500 else 500, f"cannot read {path}") from e
-        return list(model["content"]["cells"])
+        cells = list(model["content"]["cells"])
+        if version is not None and time.time_ns() - max(version[3], version[4]) > RACY_NS:
+            self._keep_cells(("disk", path), version, cells)
+        return list(cells)
+
+    @staticmethod
+    def _file_version(cm: Any, path: str) -> tuple[int, ...] | None:
+        """What changes whenever the notebook's file does: ``(dev, inode, size, mtime, ctime)``;
+        None where the contents manager does not keep files on this machine's disk."""
+        os_path = getattr(cm, "_get_os_path", None)
+        if os_path is None:
+            return None
+        try:
+            st = os.stat(os_path(path))
+        except Exception:
+            return None
+        return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+    def _cached_cells(self, key: tuple[str, str], version: Hashable) -> list[dict] | None:
+        found = self._cells.get(key)
+        if found is None or found[0] != version:
+            return None
+        return list(found[1])
+
+    def _keep_cells(
+        self, key: tuple[str, str], version: Hashable, cells: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        self._cells.pop(key, None)
+        self._cells[key] = (version, cells)
+        while len(self._cells) > CELLS_CACHE_SIZE:
+            self._cells.pop(next(iter(self._cells)))
+        return list(cells)
 
     async def reconcile(self, file_id: str, path: str, cells: list | None = None) -> None:
         """Mark the file's threads outdated (or current again) from its cells now, and tell the
@@ -158,12 +222,18 @@ class CommentsService:
             self._listeners.pop(file_id, None)
 
     def publish(self, kind: str, thread: Thread, **extra: Any) -> None:
-        """Send ``{"type": kind, "thread": ...}`` to the file's clients, now (no batching)."""
+        """Send ``{"type": kind, "thread": ...}`` to the file's clients, now (no batching).
+
+        The event is encoded once, and the same text goes to every client."""
+        listeners = self._listeners.get(thread.anchor.file_id)
+        if not listeners:
+            return
         message = {"type": kind, "file_id": thread.anchor.file_id, "thread": thread.to_json()}
         message.update(extra)
-        for listener in list(self._listeners.get(thread.anchor.file_id, ())):
+        text = json.dumps(message).encode()
+        for listener in list(listeners):
             try:
-                listener(message)
+                listener(text)
             except Exception:  # one broken client must not keep the others from hearing
                 self.log.exception("Mutirão comments: could not push an event")
 

@@ -5,15 +5,21 @@ returns, so the HTTP answer that acknowledges a comment is sent only once the co
 survive a crash of the server (or of the machine). SQLite is blocking; :class:`CommentStore`
 runs all of it on one thread of its own, so the event loop never waits on the disk and the
 database is only ever touched from that one thread.
+
+Group commit: calls that arrive while that thread is busy wait in a queue; the thread then
+runs all of them in one transaction, each in a savepoint of its own, and commits (and syncs)
+once. No call's result is handed back before that commit, so durability is as before, but
+100 concurrent posts cost a handful of syncs instead of 100 serialised ones.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import queue
 import sqlite3
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
@@ -22,6 +28,9 @@ from typing import Any, TypeVar
 from .model import Anchor, AnchorChange, AnchorState, Author, Comment, Thread
 
 T = TypeVar("T")
+
+#: The most calls one group commit takes from the queue; the rest wait for the next one.
+MAX_GROUP = 256
 
 #: Schema migrations, applied in order; the database records which ones it has. Never edit a
 #: released step: append a new one.
@@ -97,6 +106,18 @@ class CommentDB:
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
+        if self.con.in_transaction:
+            # inside a group commit (:meth:`run_group`): a savepoint, so that a call that fails
+            # takes back only its own writes
+            self.con.execute("SAVEPOINT call")
+            try:
+                yield self.con
+            except BaseException:
+                self.con.execute("ROLLBACK TO call")
+                self.con.execute("RELEASE call")
+                raise
+            self.con.execute("RELEASE call")
+            return
         self.con.execute("BEGIN IMMEDIATE")
         try:
             yield self.con
@@ -104,6 +125,38 @@ class CommentDB:
             self.con.execute("ROLLBACK")
             raise
         self.con.execute("COMMIT")
+
+    def run_group(
+        self, calls: Sequence[tuple[Callable[..., Any], tuple]]
+    ) -> list[tuple[bool, Any]]:
+        """Run ``method(self, *args)`` for each call in ONE transaction, committed (and synced)
+        once; returns ``(True, result)`` or ``(False, exception)`` for each, in order.
+
+        Each call's writes are in a savepoint, so one that fails leaves the others' writes alone,
+        as if it had run on its own. Should the transaction itself fail (the commit, or an error
+        that makes SQLite roll it back), nothing of it is kept and the calls are run again one
+        by one, each in its own transaction, as without group commit.
+        """
+        outcomes: list[tuple[bool, Any]] = []
+        try:
+            self.con.execute("BEGIN IMMEDIATE")
+            for method, args in calls:
+                try:
+                    outcomes.append((True, method(self, *args)))
+                except Exception as e:
+                    outcomes.append((False, e))
+                if not self.con.in_transaction:
+                    raise sqlite3.OperationalError("the group transaction was rolled back")
+            self.con.execute("COMMIT")
+            return outcomes
+        except sqlite3.Error:
+            if self.con.in_transaction:
+                self.con.execute("ROLLBACK")
+        except BaseException:
+            if self.con.in_transaction:
+                self.con.execute("ROLLBACK")
+            raise
+        return [_run_one(self, method, args) for method, args in calls]
 
     def migrate(self) -> int:
         """Bring the schema up to date; returns its version."""
@@ -347,17 +400,28 @@ class CommentDB:
         return self.unread_count(username)
 
 
+def _run_one(db: CommentDB, method: Callable[..., Any], args: tuple) -> tuple[bool, Any]:
+    try:
+        return True, method(db, *args)
+    except Exception as e:
+        return False, e
+
+
 class CommentStore:
     """:class:`CommentDB` behind a single-thread executor, for use from the event loop.
 
     ``await store.call(CommentDB.method, *args)`` runs one method on the store's thread; its
-    writes are committed (and synced) when the await returns.
+    writes are committed (and synced) when the await returns. Calls that queue up while the
+    thread is busy are run together, in one transaction (see the module's docstring).
     """
 
     def __init__(self, path: str):
         self.path = path
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mutirao-comments")
         self._db: CommentDB | None = None
+        self._pending: queue.SimpleQueue[tuple[Callable[..., Any], tuple, Future]] = (
+            queue.SimpleQueue()
+        )
         self._opened = self._executor.submit(self._open)
 
     def _open(self) -> None:
@@ -369,8 +433,43 @@ class CommentStore:
 
     async def call(self, method: Callable[..., T], *args: Any) -> T:
         await asyncio.wrap_future(self._opened)
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, method, self._db, *args)
+        done: Future[T] = Future()
+        self._pending.put((method, args, done))
+        # one drain per call: a drain that finds the queue empty (an earlier one took this call
+        # into its group) does nothing
+        self._executor.submit(self._drain)
+        return await asyncio.wrap_future(done)
+
+    def _drain(self) -> None:
+        """On the store's thread: run every queued call, as one group commit."""
+        group: list[tuple[Callable[..., Any], tuple, Future]] = []
+        while len(group) < MAX_GROUP:
+            try:
+                call = self._pending.get_nowait()
+            except queue.Empty:
+                break
+            if call[2].set_running_or_notify_cancel():  # not cancelled by its caller
+                group.append(call)
+        if not group:
+            return
+        db = self._db
+        assert db is not None
+        try:
+            if len(group) == 1:
+                method, args, _ = group[0]
+                outcomes = [_run_one(db, method, args)]
+            else:
+                outcomes = db.run_group([(method, args) for method, args, _ in group])
+        except BaseException as e:  # nothing of the group is known to be committed
+            for _, _, done in group:
+                done.set_exception(e)
+            raise
+        # only now, with everything committed, does any caller hear back
+        for (_, _, done), (ok, value) in zip(group, outcomes, strict=True):
+            if ok:
+                done.set_result(value)
+            else:
+                done.set_exception(value)
 
     def close(self) -> None:
         def close():
