@@ -59,6 +59,10 @@ class GPUSpawnError(SpawnException):
         return self.message
 
 
+def _options_checked_at_start(spawner: Any, user_options: dict) -> None:
+    """JupyterHub's ``apply_user_options`` hook: nothing to do before start(), which checks."""
+
+
 class GPUSpawnerMixin(LoggingConfigurable):
     # Provided by the base spawner the mixin is combined with (jupyterhub.spawner.Spawner).
     if TYPE_CHECKING:
@@ -428,6 +432,13 @@ class GPUSpawnerMixin(LoggingConfigurable):
     @default("start_timeout")
     def _default_start_timeout(self) -> int:
         return int(self.gpu_queue_timeout) + 120
+
+    @default("apply_user_options")
+    def _default_apply_user_options(self) -> Any:
+        # The options (profile, image, gpus) are checked and applied by start() itself, against
+        # the user's teams and the ledger; saying so keeps JupyterHub from logging them as
+        # "unhandled user_options" at every spawn.
+        return _options_checked_at_start
 
     @default("options_form")
     def _default_options_form(self) -> Any:
