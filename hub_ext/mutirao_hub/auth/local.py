@@ -33,7 +33,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from jupyterhub.auth import Authenticator
 from tornado import web
-from traitlets import Float, Integer, Unicode, default
+from traitlets import Float, Integer, Unicode
 
 from .identity import user_info
 from .teams import TeamAuthenticatorMixin
@@ -177,18 +177,6 @@ class LocalTeamAuthenticator(TeamAuthenticatorMixin, Authenticator):
     max_lockout_seconds = Float(
         900.0, help="Longest lockout, in seconds. Default: 900 (15 minutes)."
     ).tag(config=True)
-
-    @default("manage_groups")
-    def _default_manage_groups(self):
-        return True
-
-    @default("refresh_pre_spawn")
-    def _default_refresh_pre_spawn(self):
-        return True
-
-    @default("auth_refresh_age")
-    def _default_auth_refresh_age(self):
-        return 300
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)

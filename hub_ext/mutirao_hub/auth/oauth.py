@@ -51,18 +51,6 @@ class TeamOAuthenticatorMixin(TeamAuthenticatorMixin):
     admin_users: set[str]
     allow_all: bool
 
-    @default("manage_groups")
-    def _default_manage_groups(self):
-        return True
-
-    @default("refresh_pre_spawn")
-    def _default_refresh_pre_spawn(self):
-        return True
-
-    @default("auth_refresh_age")
-    def _default_auth_refresh_age(self):
-        return 300
-
     @default("allow_existing_users")
     def _default_allow_existing_users(self):
         # Existing users must not stay allowed by name once they leave every allowed team.

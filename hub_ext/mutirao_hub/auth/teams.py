@@ -212,6 +212,20 @@ class TeamAuthenticatorMixin(HasTraits):
             raise TraitError("team_roles needs manage_roles = True (its default when set)")
         return proposal["value"]
 
+    # Every Mutirão authenticator mirrors teams as hub groups and re-reads them before each
+    # spawn and every five minutes, so leaving a team takes effect without a new login.
+    @default("manage_groups")
+    def _default_manage_groups(self):
+        return True
+
+    @default("refresh_pre_spawn")
+    def _default_refresh_pre_spawn(self):
+        return True
+
+    @default("auth_refresh_age")
+    def _default_auth_refresh_age(self):
+        return 300
+
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         # config is loaded in no particular order, so check the pair once it is all in
