@@ -16,7 +16,6 @@ import subprocess
 import sys
 import textwrap
 import time
-from contextlib import closing
 from pathlib import Path
 from urllib.parse import quote
 
@@ -56,9 +55,20 @@ VANILLA_CONFIG = "; ".join(
 
 
 def free_port() -> int:
-    with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return free_ports(1)[0]
+
+
+def free_ports(n: int) -> list[int]:
+    """*n* distinct free ports: the sockets stay bound until all are chosen, so the kernel
+    cannot hand the same port out twice (a hub and a proxy on one port fail to start)."""
+    socks = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(n)]
+    try:
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
 
 
 def wait_for(predicate, timeout: float, interval: float = 0.2, what: str = "condition"):
@@ -101,9 +111,7 @@ class HubProcess:
         self.state_dir = Path(state_dir)
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.base_url = base_url
-        self.port = free_port()
-        self.hub_port = free_port()
-        self.proxy_api_port = free_port()
+        self.port, self.hub_port, self.proxy_api_port, self.rooms_port = free_ports(4)
         self.token = secrets.token_hex(32)
         self.log_path = self.state_dir / "jupyterhub.log"
         self.config_path = self.state_dir / "jupyterhub_config.py"
@@ -153,6 +161,7 @@ class HubProcess:
             MUTIRAO_PORT=str(self.port),
             MUTIRAO_HUB_PORT=str(self.hub_port),
             MUTIRAO_PROXY_API_PORT=str(self.proxy_api_port),
+            MUTIRAO_ROOMS_PORT=str(self.rooms_port),
             MUTIRAO_BASE_URL=self.base_url,
             PATH=f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}",
         )
