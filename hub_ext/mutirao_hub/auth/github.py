@@ -53,21 +53,9 @@ class GitHubTeamAuthenticator(TeamOAuthenticatorMixin, GitHubOAuthenticator):
     def _default_scope(self):
         return ["read:user", "user:email", "read:org"]
 
-    def __init__(self, **kwargs):
-        self._legacy_allowed: set[str] = set()
-        super().__init__(**kwargs)
-
     @observe("allowed_organizations")
     def _allowed_organizations_changed(self, change):
-        if not change.new:
-            return
-        self._deprecated_alias("allowed_organizations", "allowed_teams")
-        self._legacy_allowed |= set(change.new)
-        # the team mapping decides instead of GitHubOAuthenticator's own membership calls
-        self.allowed_organizations = set()
-
-    def extra_allowed_teams(self) -> set[str]:
-        return set(self._legacy_allowed)
+        self._adopt_legacy_allowed("allowed_organizations", change.new)
 
     def profile(self, auth_model):
         user = auth_model["auth_state"].get(self.user_auth_state_key) or {}

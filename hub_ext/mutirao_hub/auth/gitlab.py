@@ -43,20 +43,9 @@ class GitLabTeamAuthenticator(TeamOAuthenticatorMixin, GitLabOAuthenticator):
         # read_api lists the groups; read_user alone does not
         return ["read_user", "read_api"]
 
-    def __init__(self, **kwargs):
-        self._legacy_allowed: set[str] = set()
-        super().__init__(**kwargs)
-
     @observe("allowed_gitlab_groups")
     def _allowed_gitlab_groups_changed(self, change):
-        if not change.new:
-            return
-        self._deprecated_alias("allowed_gitlab_groups", "allowed_teams")
-        self._legacy_allowed |= set(change.new)
-        self.allowed_gitlab_groups = set()
-
-    def extra_allowed_teams(self) -> set[str]:
-        return set(self._legacy_allowed)
+        self._adopt_legacy_allowed("allowed_gitlab_groups", change.new)
 
     def team_group_name(self, team: str) -> str:
         return team.strip("/").replace("/", ":")

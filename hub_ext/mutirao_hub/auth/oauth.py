@@ -57,6 +57,8 @@ class TeamOAuthenticatorMixin(TeamAuthenticatorMixin):
         return False
 
     def __init__(self, **kwargs):
+        # filled by a provider's deprecated allow-list while the config loads (see below)
+        self._legacy_allowed: set[str] = set()
         super().__init__(**kwargs)
         if not self.enable_auth_state:
             self.log.warning(
@@ -165,6 +167,19 @@ class TeamOAuthenticatorMixin(TeamAuthenticatorMixin):
         return model
 
     # -- deprecated aliases ----------------------------------------------------------------
+    def _adopt_legacy_allowed(self, old: str, values) -> None:
+        """A provider's own allow-list (``old``) is deprecated in favour of ``allowed_teams``:
+        warn, add its values to the allowed teams, and empty it so that the team mapping, not
+        the provider class's membership calls, decides. Call it from an ``@observe(old)``."""
+        if not values:
+            return
+        self._deprecated_alias(old, "allowed_teams")
+        self._legacy_allowed |= set(values)
+        setattr(self, old, set())
+
+    def extra_allowed_teams(self) -> set[str]:
+        return set(self._legacy_allowed)
+
     def _deprecated_alias(self, old: str, new: str) -> None:
         message = (
             f"{type(self).__name__}.{old} is deprecated in Mutirão: use "
