@@ -1,0 +1,166 @@
+"""Commits and history pages answered without a git process per request (``fastpath``).
+
+A commit of changed tracked files is written in-process (blobs through a persistent ``git
+hash-object``, trees and the commit as loose objects, the branch through a ``git update-ref
+--stdin`` transaction, the index rewritten under ``index.lock``); a history page after new
+commits is the new commits in front of a cached page. What a user would notice is checked with
+the real git CLI: who authored and committed, a clean ``git status``, a clean ``git fsck``,
+``git log``'s own pages, and what happens when another git process moves the branch meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from . import test_git_api as base
+from .test_git_api import git, write_nb
+
+# the shared fixtures, by name
+api, repo, jp_server_config, _owner = base.api, base.repo, base.jp_server_config, base._owner
+
+
+async def commit(api, paths, message, user="edu"):
+    body = {"repo": "proj", "paths": paths, "message": message}
+    return await api("POST", "commit", user=user, body=body)
+
+
+async def test_in_process_commit_is_ordinary_git(api, repo):
+    (repo / "sub").mkdir()
+    (repo / "sub" / "deep.txt").write_text("one\n")
+    (repo / "gone.txt").write_text("bye\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "third")
+    # a change staged by someone at the command line, not part of the commit below
+    (repo / "notes.md").write_text("staged elsewhere\n")
+    git(repo, "add", "notes.md")
+
+    write_nb(repo / "analysis.ipynb", "x = 3")
+    (repo / "sub" / "deep.txt").write_text("two\n")
+    (repo / "gone.txt").unlink()
+    (repo / "run.sh").write_text("#!/bin/sh\n")
+    paths = ["analysis.ipynb", "sub/deep.txt", "gone.txt"]
+    code, body = await commit(api, paths, "# a comment line\nedu's change  \n\n\n\nwhy\n")
+    assert code == 201, body
+    assert body["id"] == git(repo, "rev-parse", "HEAD").strip()
+
+    fmt = "%an|%ae|%cn|%ce|%B"
+    assert git(repo, "log", "-1", f"--format={fmt}") == (
+        "Edu Silva|edu@users.noreply.mutirao|ml-room|ml-room@users.noreply.mutirao|"
+        "edu's change\n\nwhy\n\n"
+    )
+    assert git(repo, "diff", "--name-status", "HEAD~1", "HEAD").splitlines() == [
+        "M\tanalysis.ipynb",
+        "D\tgone.txt",
+        "M\tsub/deep.txt",
+    ]
+    # the reflog records it like any branch move: written through git's own transaction
+    assert "commit (mutirao)" in git(repo, "reflog", "-1", "--format=%gs", "main")
+    # the index follows: only the change staged elsewhere and the new file remain
+    assert git(repo, "status", "--porcelain").splitlines() == ["M  notes.md", "?? run.sh"]
+    assert git(repo, "diff", "--cached", "--name-only").split() == ["notes.md"]
+    git(repo, "fsck", "--strict", "--no-progress")
+    # the command line carries on from it
+    git(repo, "commit", "-q", "-m", "notes from the terminal")
+    assert git(repo, "status", "--porcelain") == "?? run.sh\n"
+    git(repo, "fsck", "--strict", "--no-progress")
+
+    # the same files unchanged: nothing to commit, and nothing written
+    head = git(repo, "rev-parse", "HEAD")
+    code, body = await commit(api, ["analysis.ipynb"], "again")
+    assert code == 400
+    assert "nothing to commit" in body["message"]
+    assert git(repo, "rev-parse", "HEAD") == head
+    assert not (repo / ".git" / "index.lock").exists()
+
+
+async def test_concurrent_in_process_commits_all_land(api, repo):
+    names = [f"f{i}.txt" for i in range(6)]
+    for name in names:
+        (repo / name).write_text("0\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "files")
+    for name in names:
+        (repo / name).write_text(f"{name} changed\n")
+    results = await asyncio.gather(
+        *(commit(api, [name], f"change {name}", user=("edu", "olga")[i % 2]) for i, name in
+          enumerate(names))
+    )  # fmt: skip
+    landed = [body for code, body in results if code == 201]
+    for code, body in results:
+        assert code in (201, 409), body
+        if code == 409:
+            assert "retry" in body["message"]
+    assert len(landed) == len(names)  # one server: its commits queue, none is lost
+    assert int(git(repo, "rev-list", "--count", "HEAD")) == 3 + len(names)
+    assert git(repo, "status", "--porcelain") == ""
+    git(repo, "fsck", "--strict", "--no-progress")
+
+
+async def test_branch_moved_by_another_git_process_asks_to_retry(api, repo):
+    """A clean filter (run by git while the server hashes the file) moves the branch from
+    another git process, as a commit at the terminal would: the server's transaction sees the
+    branch is not where it was and answers 409; nothing is lost and the retry lands."""
+    git(repo, "config", "user.name", "Terminal")
+    git(repo, "config", "user.email", "terminal@example.org")
+    git(repo, "config", "filter.race.clean", "sh .git/race.sh")
+    (repo / ".git" / "race.sh").write_text(
+        "if [ ! -e .git/raced ]; then touch .git/raced; "
+        'git update-ref refs/heads/main "$(git commit-tree -p HEAD -m external HEAD^{tree})"; fi\n'
+        "cat\n"
+    )
+    attributes = repo / ".git" / "info" / "attributes"
+    attributes.parent.mkdir(exist_ok=True)
+    attributes.write_text(
+        (attributes.read_text() if attributes.exists() else "") + "notes.md filter=race\n"
+    )
+    (repo / "notes.md").write_text("racing\n")
+    code, body = await commit(api, ["notes.md"], "mine")
+    assert code == 409, body
+    assert "retry" in body["message"]
+    assert git(repo, "log", "-1", "--format=%s") == "external\n"
+    assert not (repo / ".git" / "index.lock").exists()
+    git(repo, "fsck", "--strict", "--no-progress")
+    code, body = await commit(api, ["notes.md"], "mine")
+    assert code == 201, body
+    assert git(repo, "log", "-3", "--format=%s").split("\n")[:3] == ["mine", "external", "second"]
+    assert git(repo, "status", "--porcelain") == ""
+    git(repo, "fsck", "--strict", "--no-progress")
+
+
+async def test_history_pages_follow_new_commits(api, repo):
+    async def page(path, skip, limit):
+        params = {"repo": "proj", "skip": str(skip), "limit": str(limit)}
+        if path:
+            params["path"] = path
+        code, body = await api("GET", "log", params=params)
+        assert code == 200, body
+        return [c["id"] for c in body["commits"]], body["more"]
+
+    def git_page(path, skip, limit):
+        out = git(repo, "log", "--format=%H", f"--skip={skip}", f"-n{limit + 1}", "--",
+                  *([path] if path else []))  # fmt: skip
+        ids = out.split()
+        return ids[:limit], len(ids) > limit
+
+    cases = [
+        (p, s, n) for p in (None, "analysis.ipynb", "notes.md") for s in (0, 1, 3) for n in (1, 2)
+    ]
+    for case in cases:  # cached pages of the current tip
+        assert await page(*case) == git_page(*case)
+    for i in range(4):
+        if i % 2:  # commits from the terminal, including a merge
+            git(repo, "checkout", "-q", "-b", f"side{i}")
+            (repo / "notes.md").write_text(f"side {i}\n")
+            git(repo, "commit", "-q", "-am", f"side {i}")
+            git(repo, "checkout", "-q", "main")
+            git(repo, "merge", "-q", "--no-ff", "-m", f"merge {i}", f"side{i}")
+            git(repo, "commit", "-q", "--allow-empty", "-m", f"empty {i}")
+        else:  # and from the server
+            write_nb(repo / "analysis.ipynb", f"x = {i}")
+            assert (await commit(api, ["analysis.ipynb"], f"nb {i}"))[0] == 201
+        for case in cases:
+            got, want = await page(*case), git_page(*case)
+            assert got == want, (i, case)
+    _, body = await api("GET", "log", params={"repo": "proj", "limit": "1"})
+    assert body["commits"][0]["message"] == "empty 3"
+    assert body["commits"][0]["author"] == {"name": "Setup", "email": "setup@example.org"}
