@@ -164,3 +164,24 @@ async def test_history_pages_follow_new_commits(api, repo):
     _, body = await api("GET", "log", params={"repo": "proj", "limit": "1"})
     assert body["commits"][0]["message"] == "empty 3"
     assert body["commits"][0]["author"] == {"name": "Setup", "email": "setup@example.org"}
+
+
+async def test_line_endings_follow_the_repositorys_attributes(api, repo):
+    """Where an attribute converts files on the way in, the commit stores what ``git add``
+    would: here CRLF line endings normalized to LF, and the file still clean."""
+    (repo / ".gitattributes").write_text("*.txt text\n")
+    (repo / "dos.txt").write_text("a\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "attributes")
+    (repo / "dos.txt").write_bytes(b"one\r\ntwo\r\n")
+    (repo / "notes.md").write_bytes(b"kept\r\nas is\r\n")  # no attribute: stored byte for byte
+    code, body = await commit(api, ["dos.txt", "notes.md"], "line endings")
+    assert code == 201, body
+    assert "commit (mutirao)" in git(repo, "reflog", "-1", "--format=%gs", "main")
+    assert git(repo, "cat-file", "blob", "HEAD:dos.txt") == "one\ntwo\n"
+    # the blob of the bytes as they are, CRs included
+    assert git(repo, "rev-parse", "HEAD:notes.md") == git(
+        repo, "hash-object", "--no-filters", "notes.md"
+    )
+    assert git(repo, "status", "--porcelain") == ""
+    git(repo, "fsck", "--strict", "--no-progress")

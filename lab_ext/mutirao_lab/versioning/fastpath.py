@@ -2,9 +2,10 @@
 
 Commit (:func:`commit`): committing changed tracked files, as ``git commit --only -- paths``
 would, in-process. Under ``index.lock`` (taken the way git takes it, so a git command running
-beside the server gets a clean "retry" and never a damaged index), the files are hashed by the
-repository's persistent ``git hash-object -w --stdin-paths`` (git's own clean filters and line
-endings apply), new trees and the commit object are written as loose objects, the branch moves
+beside the server gets a clean "retry" and never a damaged index), the files are hashed (in
+Python when no attribute or ``core.autocrlf`` can convert them, else by the repository's
+persistent ``git hash-object -w --stdin-paths``, which applies git's own filters and line
+endings), new trees and the commit object are written as loose objects, the branch moves
 in a ``git update-ref --stdin`` transaction that checks the expected old commit (two commits
 racing: one lands, the other answers 409 "retry"), and the index entries of the paths take the
 new blobs and the files' stat data so ``git status`` stays clean. Whatever this path does not
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import stat
 import subprocess
 import time
@@ -35,6 +37,7 @@ from .objects import (
     entry_at,
     read_commit,
     read_index,
+    remember_commit,
     stat_entry,
     tree_with,
     write_index,
@@ -56,6 +59,9 @@ MAX_DERIVED = 64
 #: ``git gc --auto`` after this many in-process commits (``git commit`` runs it every time).
 GC_EVERY = 100
 _GLOB = set("*?[]\\")
+#: Files up to this size are hashed in-process when no attribute can convert them.
+MAX_PLAIN_BYTES = 64 << 20
+_CHECKIN_ATTRIBUTES = re.compile(rb"text|eol|crlf|filter|ident|working-tree-encoding")
 
 
 def config(repo: Repository) -> dict[str, str]:
@@ -88,6 +94,44 @@ def config(repo: Repository) -> dict[str, str]:
             values[key.lower()] = value
     repo._config = (stamp, values)  # type: ignore[attr-defined]
     return values
+
+
+def _read_small(repo: Repository, path: str) -> bytes:
+    """A small configuration file's content (b"" when absent), read again when it changes."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return b""
+
+    def read() -> bytes:
+        try:
+            with open(path, "rb") as f:
+                return f.read()
+        except OSError:
+            return b""
+
+    return repo.cache.get_or(("file", path, st.st_mtime_ns, st.st_size, st.st_ino), read)
+
+
+def _plain(repo: Repository, cfg: dict[str, str], path: str) -> bool:
+    """Whether git stores ``path`` byte for byte: no ``core.autocrlf`` and no attribute file
+    that could convert it (``text``, ``eol``, ``crlf``, ``filter``, ``ident``,
+    ``working-tree-encoding``). Otherwise ``git hash-object`` applies git's own rules."""
+    if cfg.get("core.autocrlf", "false").lower() not in ("false", "no", "off", "0"):
+        return False
+    home = os.path.expanduser("~")
+    xdg = os.environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
+    sources = [
+        os.path.expanduser(cfg.get("core.attributesfile", ""))
+        or os.path.join(xdg, "git", "attributes"),
+        "/etc/gitattributes",
+        os.path.join(repo.path, ".git", "info", "attributes"),
+    ]
+    folder = repo.path
+    for part in ["", *path.split("/")[:-1]]:
+        folder = os.path.join(folder, part) if part else folder
+        sources.append(os.path.join(folder, ".gitattributes"))
+    return not any(_CHECKIN_ATTRIBUTES.search(_read_small(repo, s)) for s in sources)
 
 
 def _true(value: str | None) -> bool:
@@ -162,7 +206,7 @@ def commit(
     if found is None or found[1] != "commit":
         return None  # unborn branch
     try:
-        parent = read_commit(repo, found[0])
+        parent = remember_commit(repo, found[0], found[2])
     except Unsupported:
         return None
     index_path = os.path.join(git_dir, "index")
@@ -230,6 +274,8 @@ def _commit_locked(
         if name in staged or old.flags & 0xC000 or old.extended:
             raise Unsupported(f"{path} is conflicted, assumed unchanged or sparse")
         full = os.path.join(repo.path, path)
+        if os.path.realpath(full) != os.path.join(os.path.realpath(repo.path), path):
+            raise Unsupported(f"{path} is beyond a symbolic link")  # git refuses it, say why
         try:
             st = os.lstat(full)
         except FileNotFoundError:
@@ -241,10 +287,14 @@ def _commit_locked(
         executable = bool(st.st_mode & 0o100) if filemode else old.mode == 0o100755
         mode = 0o100755 if executable else 0o100644
         # stat first: a change after this point makes the entry look modified, never clean
-        (blob,) = repo.hasher.ask([name], 1)
-        oid = blob.decode()
-        if len(oid) != 40:
-            raise GitError(500, f"git hash-object answered {blob!r}")
+        if st.st_size <= MAX_PLAIN_BYTES and _plain(repo, cfg, path):
+            with open(full, "rb") as f:
+                oid = write_object(repo, b"blob", f.read())
+        else:  # git's filters and line endings apply: git hashes it
+            (blob,) = repo.hasher.ask([name], 1)
+            oid = blob.decode()
+            if len(oid) != 40:
+                raise GitError(500, f"git hash-object answered {blob!r}")
         changes[path] = (b"100755" if executable else b"100644", oid)
         replaced[name] = IndexEntry(
             stat_entry(st, mode), bytes.fromhex(oid), min(len(name), 0xFFF), None, name
@@ -260,6 +310,7 @@ def _commit_locked(
         f"committer {committer.name} <{committer.email}> {stamp}\n\n{text}"
     ).encode()
     new = write_object(repo, b"commit", raw)
+    remember_commit(repo, new, raw)  # the history panel asks for it next
     kept = [replaced.get(e.name, e) if e.stage == 0 else e for e in entries]
     os.write(fd, write_index(version, [e for e in kept if e is not None]))
     return new

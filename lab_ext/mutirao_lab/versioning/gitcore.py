@@ -14,6 +14,7 @@ import asyncio
 import os
 import re
 import subprocess
+import tempfile
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
@@ -263,6 +264,7 @@ class LinePipe:
         self.args = args
         self._lock = threading.Lock()
         self._proc: subprocess.Popen[bytes] | None = None
+        self._stderr: Any = None
 
     def ask(self, lines: list[bytes], answers: int) -> list[bytes]:
         """Write ``lines`` and read ``answers`` lines back (without their newlines)."""
@@ -271,12 +273,14 @@ class LinePipe:
         with self._lock:
             if self._proc is None or self._proc.poll() is not None:
                 self._kill()
+                # stderr goes to a file: warnings can never fill a pipe and block git
+                self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 (closed in _kill)
                 self._proc = subprocess.Popen(
                     ["git", *self.args],
                     cwd=self.path,
                     stdin=subprocess.PIPE,
                     stdout=subprocess.PIPE,
-                    stderr=subprocess.PIPE,
+                    stderr=self._stderr,
                     env=git_env(),
                 )
             proc = self._proc
@@ -293,21 +297,24 @@ class LinePipe:
                     out.append(line.rstrip(b"\n"))
             except (BrokenPipeError, OSError):
                 stderr = b""
-                if proc.stderr is not None:
-                    try:
-                        proc.wait(timeout=GIT_TIMEOUT_S)
-                        stderr = proc.stderr.read()
-                    except (subprocess.TimeoutExpired, OSError):
-                        pass
+                try:
+                    proc.wait(timeout=GIT_TIMEOUT_S)
+                    self._stderr.seek(0)
+                    stderr = self._stderr.read()[-4000:]
+                except (subprocess.TimeoutExpired, OSError):
+                    pass
                 self._kill()
                 raise GitError(*classify(stderr.decode("utf-8", "replace"))) from None
             return out
 
     def _kill(self) -> None:
         proc, self._proc = self._proc, None
+        if self._stderr is not None:
+            self._stderr.close()
+            self._stderr = None
         if proc is None:
             return
-        for stream in (proc.stdin, proc.stdout, proc.stderr):
+        for stream in (proc.stdin, proc.stdout):
             if stream is not None:
                 stream.close()
         try:
@@ -335,11 +342,14 @@ class LRU(OrderedDict):
                 self.move_to_end(key)
                 return self[key]
         value = make()
+        self.put(key, value)
+        return value
+
+    def put(self, key: Any, value: Any) -> None:
         with self.lock:
             self[key] = value
             while len(self) > self.size:
                 self.popitem(last=False)
-        return value
 
 
 class Repository:

@@ -125,7 +125,10 @@ def tree_with(
             entries.pop(name, None)
         else:
             entries[name] = (b"40000", name, bytes.fromhex(new))
-    return write_object(repo, b"tree", format_tree(list(entries.values())))
+    data = format_tree(list(entries.values()))
+    oid = write_object(repo, b"tree", data)
+    repo.cache.put(("tree", oid), parse_tree(data))  # the next commit and log start from it
+    return oid
 
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
@@ -200,6 +203,12 @@ def parse_commit(oid: str, data: bytes) -> Commit:
     if author is None or committer is None or not tree:
         raise Unsupported(f"commit {oid} lacks a header")
     return Commit(oid, tree, tuple(parents), author, committer, subject(message))
+
+
+def remember_commit(repo: Repository, oid: str, data: bytes) -> Commit:
+    commit = parse_commit(oid, data)
+    repo.cache.put(("commit", oid), commit)
+    return commit
 
 
 def read_commit(repo: Repository, oid: str) -> Commit:
