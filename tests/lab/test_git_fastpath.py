@@ -185,3 +185,24 @@ async def test_line_endings_follow_the_repositorys_attributes(api, repo):
     )
     assert git(repo, "status", "--porcelain") == ""
     git(repo, "fsck", "--strict", "--no-progress")
+
+
+async def test_hostile_commit_messages(api, repo):
+    """The message is data after the commit's headers: lines that look like headers stay in
+    the message; text git would refuse (NUL, lone surrogates, only comments) is a 4xx and
+    nothing is written."""
+    (repo / "notes.md").write_text("changed\n")
+    head = git(repo, "rev-parse", "HEAD")
+    for message in ("a\x00b", "bad \ud800 text", "# only a comment\n", "   \n"):
+        code, body = await commit(api, ["notes.md"], message)
+        assert 400 <= code < 500, (message, code, body)
+        assert git(repo, "rev-parse", "HEAD") == head
+        assert not (repo / ".git" / "index.lock").exists()
+    forged = "subject\n\ntree 4b825dc642cb6eb9a060e54bf8d69288fbee4904\nauthor Evil <e@x> 0 +0000"
+    code, body = await commit(api, ["notes.md"], forged)
+    assert code == 201, body
+    assert git(repo, "log", "-1", "--format=%an|%s|%T") == (
+        f"Edu Silva|subject|{git(repo, 'rev-parse', 'HEAD^{tree}').strip()}\n"
+    )
+    assert "author Evil" in git(repo, "log", "-1", "--format=%b")
+    git(repo, "fsck", "--strict", "--no-progress")

@@ -29,7 +29,7 @@ import subprocess
 import time
 from typing import Any
 
-from .gitcore import GitError, Repository, git_env
+from .gitcore import GIT_TIMEOUT_S, GitError, Repository, git_env
 from .objects import (
     Commit,
     IndexEntry,
@@ -320,15 +320,19 @@ def _maybe_gc(repo: Repository) -> None:
     count = getattr(repo, "_fast_commits", 0) + 1
     repo._fast_commits = count  # type: ignore[attr-defined]
     if count % GC_EVERY == 0:
-        # detaches when there is work to do, like the one `git commit` starts
-        subprocess.run(
-            ["git", "gc", "--auto", "--quiet"],
-            cwd=repo.path,
-            env=git_env(),
-            capture_output=True,
-            check=False,
-            timeout=60,
-        )
+        # detaches when there is work to do, like the one `git commit` starts; the commit has
+        # landed whatever happens here
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            subprocess.run(
+                ["git", "gc", "--auto", "--quiet"],
+                cwd=repo.path,
+                env=git_env(),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                check=False,
+                timeout=GIT_TIMEOUT_S,
+            )
 
 
 # -- log ----------------------------------------------------------------------------------------

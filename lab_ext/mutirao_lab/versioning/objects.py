@@ -244,6 +244,13 @@ class IndexEntry:
 def read_index(data: bytes) -> tuple[int, list[IndexEntry]]:
     """The version and entries of an index file; extensions are dropped (those git may drop:
     the cache tree, the untracked cache, fsmonitor, offsets), others refused."""
+    try:
+        return _read_index(data)
+    except (struct.error, ValueError, IndexError):
+        raise Unsupported("an index this module cannot read") from None
+
+
+def _read_index(data: bytes) -> tuple[int, list[IndexEntry]]:
     if len(data) < 32 or data[:4] != b"DIRC":
         raise Unsupported("not an index file")
     if hashlib.sha1(data[:-20], usedforsecurity=False).digest() != data[-20:]:

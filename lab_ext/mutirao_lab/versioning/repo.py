@@ -580,6 +580,10 @@ def commit(
     paths = check_paths(paths)
     if not isinstance(message, str) or not message.strip():
         raise GitError(400, "a commit needs a message")
+    try:
+        message.encode("utf-8")
+    except UnicodeEncodeError:
+        raise GitError(400, "the commit message is not valid text") from None
     env = ident_env(author, committer)
     args = ["commit", "-q", "--no-edit", "--cleanup=strip", "-F", "-"]
     data = message.encode("utf-8")
