@@ -225,10 +225,7 @@ def commit(
             return None
         if new is None:
             return None
-        refname = head_ref[5:]
-        repo.refs.ask(
-            [b"start", f"update {refname} {new} {parent.id}".encode(), b"prepare", b"commit"], 3
-        )
+        move_ref(repo, head_ref[5:], new, parent.id)
         os.close(fd)
         fd = -1
         os.rename(lock_path, index_path)
@@ -287,14 +284,7 @@ def _commit_locked(
         executable = bool(st.st_mode & 0o100) if filemode else old.mode == 0o100755
         mode = 0o100755 if executable else 0o100644
         # stat first: a change after this point makes the entry look modified, never clean
-        if st.st_size <= MAX_PLAIN_BYTES and _plain(repo, cfg, path):
-            with open(full, "rb") as f:
-                oid = write_object(repo, b"blob", f.read())
-        else:  # git's filters and line endings apply: git hashes it
-            (blob,) = repo.hasher.ask([name], 1)
-            oid = blob.decode()
-            if len(oid) != 40:
-                raise GitError(500, f"git hash-object answered {blob!r}")
+        oid = store_file(repo, cfg, path, st.st_size)
         changes[path] = (b"100755" if executable else b"100644", oid)
         replaced[name] = IndexEntry(
             stat_entry(st, mode), bytes.fromhex(oid), min(len(name), 0xFFF), None, name
@@ -302,18 +292,47 @@ def _commit_locked(
     tree = tree_with(repo, parent.tree, changes)
     if tree == parent.tree:
         raise GitError(400, "nothing to commit: the files have no changes")
-    now = int(time.time())
-    stamp = f"{now} {_tz(now)}"
-    raw = (
-        f"tree {tree}\nparent {parent.id}\n"
-        f"author {author.name} <{author.email}> {stamp}\n"
-        f"committer {committer.name} <{committer.email}> {stamp}\n\n{text}"
-    ).encode()
-    new = write_object(repo, b"commit", raw)
-    remember_commit(repo, new, raw)  # the history panel asks for it next
+    new = write_commit(repo, tree, [parent.id], author, committer, text)
     kept = [replaced.get(e.name, e) if e.stage == 0 else e for e in entries]
     os.write(fd, write_index(version, [e for e in kept if e is not None]))
     return new
+
+
+def store_file(repo: Repository, cfg: dict[str, str], path: str, size: int) -> str:
+    """Store the working-tree file ``path`` as a blob, as ``git add`` would; its id."""
+    if size <= MAX_PLAIN_BYTES and _plain(repo, cfg, path):
+        with open(os.path.join(repo.path, path), "rb") as f:
+            return write_object(repo, b"blob", f.read())
+    # git's filters and line endings apply: git hashes it
+    (blob,) = repo.hasher.ask([path.encode("utf-8")], 1)
+    oid = blob.decode()
+    if len(oid) != 40:
+        raise GitError(500, f"git hash-object answered {blob!r}")
+    return oid
+
+
+def write_commit(
+    repo: Repository, tree: str, parents: list[str], author: Any, committer: Any, text: str
+) -> str:
+    """Write a commit object (``text`` already cleaned up, ending with a newline); its id."""
+    now = int(time.time())
+    stamp = f"{now} {_tz(now)}"
+    raw = (
+        f"tree {tree}\n"
+        + "".join(f"parent {p}\n" for p in parents)
+        + f"author {author.name} <{author.email}> {stamp}\n"
+        + f"committer {committer.name} <{committer.email}> {stamp}\n\n{text}"
+    ).encode()
+    new = write_object(repo, b"commit", raw)
+    remember_commit(repo, new, raw)  # the history panel asks for it next
+    return new
+
+
+def move_ref(repo: Repository, ref: str, new: str, old: str | None) -> None:
+    """Point ``ref`` at ``new`` if it still points at ``old`` (None: if it does not exist),
+    in one ``git update-ref`` transaction; 409 "retry" otherwise."""
+    expected = old or "0" * 40
+    repo.refs.ask([b"start", f"update {ref} {new} {expected}".encode(), b"prepare", b"commit"], 3)
 
 
 def _maybe_gc(repo: Repository) -> None:
