@@ -11,6 +11,8 @@ the real git CLI: who authored and committed, a clean ``git status``, a clean ``
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
 
 from . import test_git_api as base
 from .test_git_api import git, write_nb
@@ -206,3 +208,52 @@ async def test_hostile_commit_messages(api, repo):
     )
     assert "author Evil" in git(repo, "log", "-1", "--format=%b")
     git(repo, "fsck", "--strict", "--no-progress")
+
+
+async def test_commits_beside_a_terminal_committing_in_a_loop(api, repo):
+    """Someone commits from a terminal in a loop while the API commits: every API commit
+    either lands (and stays in the history) or asks to retry; the terminal's git sees a
+    lock when it should; the repository stays valid and ends clean."""
+    (repo / "t.txt").write_text("t\n")
+    git(repo, "add", "t.txt")
+    git(repo, "commit", "-q", "-m", "t")
+
+    def terminal() -> int:
+        landed = 0
+        for i in range(25):
+            (repo / "t.txt").write_text(f"terminal {i}\n")
+            r = subprocess.run(
+                ["git", "commit", "-q", "-m", f"terminal {i}", "--", "t.txt"],
+                cwd=repo, capture_output=True, text=True, check=False,
+                env={**os.environ, "GIT_AUTHOR_NAME": "T", "GIT_AUTHOR_EMAIL": "t@x",
+                     "GIT_COMMITTER_NAME": "T", "GIT_COMMITTER_EMAIL": "t@x"},
+            )  # fmt: skip
+            if r.returncode == 0:
+                landed += 1
+            else:
+                assert "lock" in r.stderr, r.stderr
+        return landed
+
+    loop = asyncio.get_running_loop()
+    terminal_done = loop.run_in_executor(None, terminal)
+    landed = []
+    for i in range(25):
+        (repo / "notes.md").write_text(f"api {i}\n")
+        code, body = await commit(api, ["notes.md"], f"api {i}")
+        assert code in (201, 409), body
+        if code == 201:
+            landed.append(body["id"])
+        else:
+            assert "retry" in body["message"]
+    terminal_landed = await terminal_done
+    assert landed
+    assert terminal_landed
+    for sha in landed:  # nothing the API reported as committed was lost
+        git(repo, "merge-base", "--is-ancestor", sha, "HEAD")
+    git(repo, "fsck", "--strict", "--no-progress")
+    for _ in range(5):
+        code, body = await commit(api, ["notes.md", "t.txt"], "the rest")
+        if code != 409:
+            break
+    assert code in (201, 400), body
+    assert git(repo, "status", "--porcelain") == ""
