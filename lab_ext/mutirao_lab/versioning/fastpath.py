@@ -202,13 +202,6 @@ def commit(
         return None
     if not head_ref.startswith("ref: refs/heads/"):
         return None  # detached
-    found = repo.cat.read("HEAD")
-    if found is None or found[1] != "commit":
-        return None  # unborn branch
-    try:
-        parent = remember_commit(repo, found[0], found[2])
-    except Unsupported:
-        return None
     index_path = os.path.join(git_dir, "index")
     lock_path = index_path + ".lock"
     try:
@@ -219,7 +212,12 @@ def commit(
         ) from None
     done = False
     try:
+        # the parent is read under the lock: a `git commit` beside us has finished or waits
+        found = repo.cat.read("HEAD")
+        if found is None or found[1] != "commit":
+            return None  # unborn branch
         try:
+            parent = remember_commit(repo, found[0], found[2])
             new = _commit_locked(repo, cfg, fd, index_path, paths, text, parent, author, committer)
         except Unsupported:
             return None
