@@ -257,3 +257,26 @@ async def test_commits_beside_a_terminal_committing_in_a_loop(api, repo):
             break
     assert code in (201, 400), body
     assert git(repo, "status", "--porcelain") == ""
+
+
+async def test_hooks_and_unusual_indexes_still_get_gits_own_commit(api, repo):
+    """Where the repository asks for what only ``git commit`` does (a commit hook, an index
+    in version 4), the commit goes through git: the hook runs, the index stays readable."""
+    hook = repo / ".git" / "hooks" / "pre-commit"
+    hook.parent.mkdir(exist_ok=True)
+    hook.write_text("#!/bin/sh\necho 'no commits on Fridays' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    (repo / "notes.md").write_text("hooked\n")
+    head = git(repo, "rev-parse", "HEAD")
+    code, body = await commit(api, ["notes.md"], "blocked")
+    assert 400 <= code < 500, body
+    assert "no commits on Fridays" in body["message"]
+    assert git(repo, "rev-parse", "HEAD") == head
+    hook.unlink()
+
+    git(repo, "update-index", "--index-version", "4")
+    code, body = await commit(api, ["notes.md"], "index v4")
+    assert code == 201, body
+    assert git(repo, "reflog", "-1", "--format=%gs", "main").startswith("commit: index v4")
+    assert git(repo, "status", "--porcelain") == ""
+    git(repo, "fsck", "--strict", "--no-progress")
