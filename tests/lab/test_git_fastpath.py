@@ -55,8 +55,11 @@ async def test_in_process_commit_is_ordinary_git(api, repo):
         "D\tgone.txt",
         "M\tsub/deep.txt",
     ]
-    # the reflog records it like any branch move: written through git's own transaction
-    assert "commit (mutirao)" in git(repo, "reflog", "-1", "--format=%gs", "main")
+    # the branch's and HEAD's reflogs record it like any commit, by the committer
+    for ref in ("main", "HEAD"):
+        assert git(repo, "reflog", "-1", "--format=%H|%gn|%gs", ref) == (
+            f"{body['id']}|ml-room|commit (mutirao): edu's change\n"
+        )
     # the index follows: only the change staged elsewhere and the new file remain
     assert git(repo, "status", "--porcelain").splitlines() == ["M  notes.md", "?? run.sh"]
     assert git(repo, "diff", "--cached", "--name-only").split() == ["notes.md"]

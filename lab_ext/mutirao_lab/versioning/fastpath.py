@@ -6,8 +6,9 @@ beside the server gets a clean "retry" and never a damaged index), the files are
 Python when no attribute or ``core.autocrlf`` can convert them, else by the repository's
 persistent ``git hash-object -w --stdin-paths``, which applies git's own filters and line
 endings), new trees and the commit object are written as loose objects, the branch moves
-in a ``git update-ref --stdin`` transaction that checks the expected old commit (two commits
-racing: one lands, the other answers 409 "retry"), and the index entries of the paths take the
+under its own lock after a check of the expected old commit (:mod:`.refs`; ``git update-ref
+--stdin`` where that cannot be done; two commits racing: one lands, the other answers 409
+"retry"), and the index entries of the paths take the
 new blobs and the files' stat data so ``git status`` stays clean. Whatever this path does not
 handle returns None and the caller uses the git CLI: new or untracked paths, folders, symlinks,
 a merge or rebase in progress, an unborn or detached HEAD, hooks, signing, a comment character
@@ -29,7 +30,8 @@ import subprocess
 import time
 from typing import Any
 
-from .gitcore import GIT_TIMEOUT_S, GitError, Repository, git_env
+from . import refs
+from .gitcore import GIT_TIMEOUT_S, GitError, Repository, check_branch_name, git_env
 from .objects import (
     Commit,
     IndexEntry,
@@ -213,17 +215,23 @@ def commit(
     done = False
     try:
         # the parent is read under the lock: a `git commit` beside us has finished or waits
-        found = repo.cat.read("HEAD")
-        if found is None or found[1] != "commit":
-            return None  # unborn branch
         try:
-            parent = remember_commit(repo, found[0], found[2])
+            check_branch_name(head_ref[16:])
+        except GitError:
+            return None  # a HEAD git would not have written: git can say what is wrong
+        try:
+            tip = refs.read_ref(git_dir, head_ref[5:])
+            if tip is None:
+                return None  # unborn branch
+            parent = read_commit(repo, tip)
             new = _commit_locked(repo, cfg, fd, index_path, paths, text, parent, author, committer)
         except Unsupported:
             return None
         if new is None:
             return None
-        move_ref(repo, head_ref[5:], new, parent.id)
+        subject = text.split("\n", 1)[0]
+        message = f"commit (mutirao): {subject}"
+        move_ref(repo, head_ref[5:], new, parent.id, committer, message, log_head=True)
         os.close(fd)
         fd = -1
         os.rename(lock_path, index_path)
@@ -326,9 +334,26 @@ def write_commit(
     return new
 
 
-def move_ref(repo: Repository, ref: str, new: str, old: str | None) -> None:
-    """Point ``ref`` at ``new`` if it still points at ``old`` (None: if it does not exist),
-    in one ``git update-ref`` transaction; 409 "retry" otherwise."""
+def move_ref(
+    repo: Repository,
+    ref: str,
+    new: str,
+    old: str | None,
+    committer: Any,
+    message: str,
+    log_head: bool = False,
+) -> None:
+    """Point ``ref`` at ``new`` if it still points at ``old`` (None: if it does not exist);
+    409 "retry" otherwise. In-process (see ``refs``), or in one ``git update-ref``
+    transaction where that cannot be done. ``log_head``: HEAD points at ``ref``."""
+    now = int(time.time())
+    ident = f"{committer.name} <{committer.email}> {now} {_tz(now)}"
+    git_dir = os.path.join(repo.path, ".git")
+    try:
+        refs.move(git_dir, config(repo), ref, new, old, ident, message, log_head)
+        return
+    except Unsupported:
+        pass
     expected = old or "0" * 40
     repo.refs.ask([b"start", f"update {ref} {new} {expected}".encode(), b"prepare", b"commit"], 3)
 

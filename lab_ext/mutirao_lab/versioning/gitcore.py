@@ -363,8 +363,8 @@ class Repository:
         self.write_lock = threading.Lock()
         self.snapshot_lock = threading.Lock()
         self.cache = LRU(2048)
-        # written by the in-process commit (see ``fastpath``): blobs through git's own filters,
-        # refs through git's own transaction (lock, expected old value, reflog)
+        # used by the in-process commit (see ``fastpath``) where it cannot do the work itself:
+        # blobs that git's filters convert, refs it cannot move in files
         self.hasher = LinePipe(path, "hash-object", "-w", "--stdin-paths")
         self.refs = LinePipe(path, "update-ref", "-m", "commit (mutirao)", "--stdin")
 

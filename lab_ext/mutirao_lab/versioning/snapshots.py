@@ -140,7 +140,7 @@ def _take_in_process(
     tree = tree_with(repo, base_tree, {path: (_mode(full).encode(), blob)})
     parents = [parent] if parent else []
     new = fastpath.write_commit(repo, tree, parents, author, committer, message)
-    fastpath.move_ref(repo, ref, new, parent)
+    fastpath.move_ref(repo, ref, new, parent, committer, "mutirao snapshot")
     return new
 
 
