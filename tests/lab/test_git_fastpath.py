@@ -277,6 +277,18 @@ async def test_hooks_and_unusual_indexes_still_get_gits_own_commit(api, repo):
     assert git(repo, "rev-parse", "HEAD") == head
     hook.unlink()
 
+    # a reference-transaction hook sees the branch move (git moves it)
+    watcher = repo / ".git" / "hooks" / "reference-transaction"
+    watcher.write_text('#!/bin/sh\ncat >> "$(git rev-parse --git-dir)/moves.log"\n')
+    watcher.chmod(0o755)
+    code, body = await commit(api, ["notes.md"], "watched")
+    assert code == 201, body
+    moves = (repo / ".git" / "moves.log").read_text()
+    assert f"{body['id']} refs/heads/main" in moves
+    assert git(repo, "status", "--porcelain") == ""
+    watcher.unlink()
+
+    (repo / "notes.md").write_text("index v4\n")
     git(repo, "update-index", "--index-version", "4")
     code, body = await commit(api, ["notes.md"], "index v4")
     assert code == 201, body
