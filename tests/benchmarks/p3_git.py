@@ -11,8 +11,8 @@ faster):
 - ``ratio_log``: what the history panel asks for when it is shown again after a commit: a page
   of 25 commits of the repository plus a page of 25 of one notebook's history
   (jupyterlab-git: ``POST /git/<repo>/log``, with ``follow_path`` for the file);
-- ``ratio_log_cold``: the same with a page size never asked before, so no cache of either
-  side can answer (reported beside the goal, not part of it);
+- ``ratio_log_cold``: the same with a page size never asked before, so no cached page answers
+  it (Mutirão still has the commits it parsed before; reported beside the goal, not part of it);
 - ``ratio_diff``: the notebook diff of two versions as the UI gets it (jupyterlab-git: the two
   versions through ``/content`` then ``/diffnotebook``; Mutirão: one ``GET diff``), a
   different pair each time so no cache answers;
@@ -278,7 +278,7 @@ def _measure(theirs: Server, ours: Server, repo: Path, runs: int) -> str:
         for action, fns in sides.items():
             for s in order:
                 fn = fns[s]
-                if action == "cold":  # a page size never asked for before: no cache answers
+                if action == "cold":  # a page size never asked for before: no cached page
                     dt = timed(lambda fn=fn: fn(26 + i))
                 elif action == "diff":  # both sides diff the same pair, new in every round
                     dt = timed(lambda fn=fn: fn(i))
