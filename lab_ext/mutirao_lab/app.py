@@ -7,7 +7,7 @@ import os
 
 from jupyter_core.paths import jupyter_data_dir
 from jupyter_server.extension.application import ExtensionApp
-from tornado.ioloop import IOLoop
+from tornado.ioloop import IOLoop, PeriodicCallback
 from traitlets import Bool, Float, Int, Type, Unicode, default, validate
 
 from . import __version__
@@ -31,6 +31,7 @@ from .rooms import ydoc_filter
 from .rooms.authorizer import RoomAuthorizer
 from .rooms.resolver import RoomRoleResolver
 from .rooms.roles import DEFAULT_ROOM_PREFIX, is_room
+from .rooms.shares import HubShares
 from .versioning.handlers import Versioning
 from .versioning.handlers import handlers as versioning_handlers
 
@@ -55,6 +56,21 @@ class MutiraoApp(ExtensionApp):
         network file systems such as NFS do not give reliably). Example::
 
             c.MutiraoApp.comments_db_path = "/home/jovyan/.mutirao/comments.sqlite"
+
+        .. versionadded:: 0.1
+        """,
+    ).tag(config=True)
+
+    share_refresh_interval = Float(
+        10.0,
+        help="""Seconds between two readings of a room's shares from the hub.
+
+        On a room's server, members who open the room in the browser get their room role from
+        the room's JupyterHub shares (to them, to one of their teams, or from an accepted
+        share link), read with the server's own token and re-read this often: a new share or
+        a revoked one takes effect within this time. Default: ``10``. Example::
+
+            c.MutiraoApp.share_refresh_interval = 30
 
         .. versionadded:: 0.1
         """,
@@ -199,6 +215,45 @@ class MutiraoApp(ExtensionApp):
         self.log.info("Mutirão comments database: %s", path)
         self.versioning = Versioning(self, self.comments.roles)
         self.versioning.attach(self.serverapp)
+        self._watch_shares()
+
+    def _link_jupyter_server_extension(self, serverapp):
+        super()._link_jupyter_server_extension(serverapp)
+        # Room roles are enforced by RoomAuthorizer. Config in jupyter_server_config.d files
+        # is read for jpserver_extensions only, so the extension installs the Authorizer
+        # itself while linking (before the server builds its configurables), unless the
+        # admin chose another one.
+        configured = serverapp.config.ServerApp.get("authorizer_class")
+        if configured is None:
+            serverapp.authorizer_class = RoomAuthorizer
+        else:
+            self.log.warning(
+                "ServerApp.authorizer_class is set to %s: Mutirão's room roles are enforced "
+                "only if it is (a subclass of) mutirao_lab.rooms.authorizer.RoomAuthorizer",
+                configured,
+            )
+
+    def _watch_shares(self) -> None:
+        """On a room's server under JupyterHub, keep the room's shares in the Authorizer."""
+        assert self.serverapp is not None
+        authorizer = self.serverapp.authorizer
+        api_url = os.environ.get("JUPYTERHUB_API_URL")
+        token = os.environ.get("JUPYTERHUB_API_TOKEN")
+        self._shares_callback = None
+        if not (isinstance(authorizer, RoomAuthorizer) and api_url and token):
+            return
+        if not is_room(authorizer.server_user, authorizer.room_user_prefix):
+            return
+        shares = HubShares(api_url, token, authorizer.server_user, authorizer.server_name, self.log)
+        try:
+            shares.load()
+        except Exception as e:  # the periodic refresh retries; members wait until then
+            self.log.warning("Could not read this room's shares from the hub yet: %s", e)
+        authorizer.shares = shares
+        self._shares_callback = PeriodicCallback(
+            shares.refresh, self.share_refresh_interval * 1000, jitter=0.1
+        )
+        self._shares_callback.start()
 
     def initialize_handlers(self):
         comments = {"service": self.comments}
@@ -233,6 +288,9 @@ class MutiraoApp(ExtensionApp):
 
     async def stop_extension(self):
         assert self.serverapp is not None
+        callback = getattr(self, "_shares_callback", None)
+        if callback is not None:
+            callback.stop()
         assert self.serverapp.event_logger is not None
         self.serverapp.event_logger.remove_listener(listener=self.comments.on_contents_event)
         self.comments.close()

@@ -10,7 +10,8 @@
 It adds the service to ``c.JupyterHub.services``, its role to ``c.JupyterHub.load_roles``, the
 room-role scopes to ``c.JupyterHub.custom_scopes``, lets every user reach the service
 (``c.JupyterHub.extra_user_scopes``), and lets a room's server receive its members' room-role
-scopes in their OAuth tokens (``c.Spawner.oauth_client_allowed_scopes``). Calling it again
+scopes in their OAuth tokens (``c.Spawner.oauth_client_allowed_scopes``) and list its own shares
+(``read:shares!server`` in ``c.Spawner.server_token_scopes``). Calling it again
 replaces what the previous call set.
 """
 
@@ -45,6 +46,12 @@ SERVICE_SCOPES = [
     "access:servers",
     *policy.custom_scopes(),
 ]
+
+
+#: JupyterHub's ``server`` role: what a server's own token holds when nothing else is set.
+DEFAULT_SERVER_TOKEN_SCOPES = ["users:activity!user", "access:servers!server"]
+#: Lets a server list its own shares (users hold ``read:shares`` on their own servers).
+SERVER_SHARES_SCOPE = "read:shares!server"
 
 
 def _current(section, key: str, empty):
@@ -145,4 +152,18 @@ def rooms_service_config(
         *allowed,
         *(s for s in role_scopes if s not in allowed),
     ]
+
+    # A browser's OAuth token carries the person's role scopes but not their shares, so a
+    # room's server also reads its own shares (mutirao_lab.rooms.shares); its token needs
+    # read:shares on itself, on top of JupyterHub's default server scopes.
+    server_scopes = _current(spawner, "server_token_scopes", None)
+    if callable(server_scopes):
+        raise ValueError(
+            "rooms_service_config: Spawner.server_token_scopes is a callable; add "
+            f"{SERVER_SHARES_SCOPE!r} to what it returns"
+        )
+    server_scopes = list(server_scopes or DEFAULT_SERVER_TOKEN_SCOPES)
+    if SERVER_SHARES_SCOPE not in server_scopes:
+        server_scopes.append(SERVER_SHARES_SCOPE)
+    spawner.server_token_scopes = server_scopes
     return service

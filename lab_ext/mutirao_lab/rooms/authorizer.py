@@ -16,6 +16,7 @@ from jupyter_server.auth import Authorizer
 from traitlets import Unicode, default
 
 from . import roles
+from .shares import HubShares
 
 
 @functools.cache
@@ -83,17 +84,32 @@ class RoomAuthorizer(Authorizer):
         """,
     ).tag(config=True)
 
+    #: The room's shares as the hub last listed them (set by the server extension on a room's
+    #: server under JupyterHub): a browser's OAuth token carries no share scopes, so a member
+    #: signed in through the browser gets their role from here.
+    shares: HubShares | None = None
+
     def role(self, user: Any) -> str | None:
         """The room role of a request's user (``None``: no access)."""
         if user is None:
             return None
-        return roles.user_role(
+        hub_user = getattr(user, "hub_user", None)
+        role = roles.user_role(
             user.username,
-            getattr(user, "hub_user", None),
+            hub_user,
             server_user=self.server_user,
             server_name=self.server_name,
             room_prefix=self.room_user_prefix,
         )
+        if (
+            self.shares is not None
+            and hub_user is not None
+            and role != "owner"
+            and roles.is_room(self.server_user, self.room_user_prefix)
+        ):
+            groups = hub_user.get("groups") or ()
+            role = roles.highest([role, self.shares.role_for(user.username, groups)])
+        return role
 
     def is_authorized(self, handler: Any, user: Any, action: str, resource: str) -> bool:
         role = self.role(user)
