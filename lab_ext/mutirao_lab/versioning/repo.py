@@ -72,7 +72,12 @@ class Person:
         username = getattr(user, "username", None) or "unknown"
         name = getattr(user, "display_name", None) or getattr(user, "name", None) or username
         email = None
-        for source in (getattr(user, "user_info", None), getattr(user, "hub_user", None)):
+        hub_user = getattr(user, "hub_user", None)
+        sources = [getattr(user, "user_info", None), hub_user]
+        if isinstance(hub_user, dict):
+            # JupyterHub puts the authenticator's user_info (name, e-mail, avatar) here
+            sources.insert(0, hub_user.get("user_info"))
+        for source in sources:
             if isinstance(source, dict) and isinstance(source.get("email"), str):
                 email = source["email"]
                 break
