@@ -90,6 +90,9 @@ export function enterReadOnly(
   }
 
   const lockCell = (cell: Cell) => {
+    // locally only: by default a cell records its read-only state in the shared
+    // document's metadata ("editable"), which would lock it for everyone
+    cell.syncEditable = false;
     cell.readOnly = true;
   };
   const lockNotebook = (panel: NotebookPanel) => {
