@@ -9,10 +9,10 @@ demo's Davi is in ml-research too, so Carla plays the non-member.)
 Three Chromium contexts: Ana and Bruno open the same notebook in the room's lab and see each
 other in the Rooms panel (hub display names, in which file) and on the cursor; Ana's edit
 appears for Bruno; Bruno's lab is read-only (banner, cells not editable, run disabled); the
-room's server should refuse his save and his kernel through its REST API (the second test,
-a known failure for now); Carla
-gets from the rooms service and from the room's URL exactly what she gets for a room that
-does not exist. Ana then shares the room through the share dialog (a link, then Carla as a
+room's server should refuse his save and his kernel through its REST API (the second test, a
+known failure for now). Carla gets from the rooms service exactly the answer for a room that
+does not exist, and no lab at the room's URL (there JupyterHub itself answers 403 where a
+missing room gets 404). Ana then shares the room through the share dialog (a link, then Carla as a
 commenter), and Carla opens the room from the Rooms panel of her own lab and finds it in
 read-only mode. Nothing is mocked.
 """
