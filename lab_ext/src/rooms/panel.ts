@@ -1,0 +1,328 @@
+/**
+ * The Rooms side panel: this room and one's role in it, who is online and in which file, the
+ * share dialog, and one's rooms (open, or start then open).
+ */
+import { LabIcon } from '@jupyterlab/ui-components';
+import { Widget } from '@lumino/widgets';
+
+import { MutiraoAPIError } from '../handler';
+import {
+  IRoom,
+  IRoomDetail,
+  RoomsClient,
+  canWrite,
+  roleRank,
+  serverUser
+} from './api';
+import { IPresence, Presence } from './presence';
+import { showShareDialog } from './share';
+
+/** Id of the left side-panel widget (also the DOM id of its root node). */
+export const ROOMS_PANEL_ID = 'mutirao-rooms';
+
+export const roomsIcon = new LabIcon({
+  name: 'mutirao-lab:rooms',
+  svgstr: `<svg xmlns="http://www.w3.org/2000/svg" width="16" height="16" viewBox="0 0 16 16"><path class="jp-icon3" fill="#616161" d="M2 14V3.5L8 1l6 2.5V14h-4v-4H6v4H2zm4-7h1.5V5.5H6V7zm2.5 0H10V5.5H8.5V7z"/></svg>`
+});
+
+function el<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  className: string,
+  text?: string
+): HTMLElementTagNameMap[K] {
+  const node = document.createElement(tag);
+  node.className = className;
+  if (text !== undefined) {
+    node.textContent = text;
+  }
+  return node;
+}
+
+function describe(error: unknown): string {
+  if (error instanceof MutiraoAPIError) {
+    return `${error.message} (HTTP ${error.status})`;
+  }
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** A person's round avatar: their picture, or their initials on their colour. */
+export function avatarNode(user: {
+  display_name?: string;
+  username: string;
+  initials?: string;
+  color?: string;
+  avatar_url?: string;
+}): HTMLElement {
+  const node = el('span', 'mutirao-Avatar');
+  node.title = user.display_name || user.username;
+  if (user.color) {
+    node.style.backgroundColor = user.color;
+  }
+  if (user.avatar_url && /^(https?:|\/)/.test(user.avatar_url)) {
+    const img = el('img', 'mutirao-AvatarImage');
+    img.src = user.avatar_url;
+    img.alt = '';
+    img.referrerPolicy = 'no-referrer';
+    img.addEventListener('error', () => img.remove());
+    node.appendChild(img);
+  }
+  node.append(
+    el(
+      'span',
+      'mutirao-AvatarInitials',
+      user.initials || (user.display_name || user.username).charAt(0)
+    )
+  );
+  return node;
+}
+
+/** The role badge ("editor", "viewer — read only", ...). */
+export function roleBadge(role: string | null): HTMLElement {
+  const node = el('span', 'mutirao-RoleBadge');
+  node.dataset.role = role ?? 'none';
+  node.textContent = role
+    ? canWrite(role)
+      ? role
+      : `${role} — read only`
+    : 'not a member';
+  return node;
+}
+
+export interface IRoomsPanelOptions {
+  client: RoomsClient;
+  /** The role the server enforces for this user (null until known). */
+  role: () => string | null;
+  presence: Presence | null;
+  /** Show a document of this server. */
+  openPath: (path: string) => void;
+}
+
+/**
+ * The Rooms panel.
+ */
+export class RoomsPanel extends Widget {
+  constructor(private _options: IRoomsPanelOptions) {
+    super();
+    this.id = ROOMS_PANEL_ID;
+    this.addClass('mutirao-RoomsPanel');
+    this.node.dataset.testid = ROOMS_PANEL_ID;
+    this.title.icon = roomsIcon;
+    this.title.caption = 'Rooms';
+
+    const header = el('div', 'mutirao-RoomsHeader');
+    header.append(el('h2', 'mutirao-heading', 'Rooms'));
+    const refresh = el('button', 'jp-mod-styled mutirao-RoomsRefresh', '↻');
+    refresh.type = 'button';
+    refresh.title = 'Refresh';
+    refresh.addEventListener('click', () => void this.refresh());
+    header.append(refresh);
+
+    this._roomNode = el('section', 'mutirao-ThisRoom');
+    this._onlineNode = el('ul', 'mutirao-Online');
+    this._onlineNode.setAttribute('aria-label', 'Online now');
+    this._listNode = el('ul', 'mutirao-RoomList');
+    this._statusNode = el('div', 'mutirao-RoomsStatus');
+    this._statusNode.setAttribute('aria-live', 'polite');
+
+    this.node.append(
+      header,
+      this._roomNode,
+      el('h3', 'mutirao-subheading', 'Online now'),
+      this._onlineNode,
+      el('h3', 'mutirao-subheading', 'My rooms'),
+      this._listNode,
+      this._statusNode
+    );
+    _options.presence?.changed.connect(this._renderOnline, this);
+    this._renderOnline();
+    this._renderRoom();
+  }
+
+  /** The room this lab runs in (null on a personal server). */
+  get room(): IRoomDetail | null {
+    return this._room;
+  }
+
+  /** Does this lab run on a room's server (as far as the rooms service says)? */
+  get isRoomServer(): boolean {
+    return this._isRoomServer;
+  }
+
+  /** Re-read one's rooms and this room. */
+  async refresh(): Promise<void> {
+    const client = this._options.client;
+    if (!client.available) {
+      this._status('Rooms need JupyterHub.', true);
+      return;
+    }
+    this._status('Loading…');
+    try {
+      this._rooms = await client.listRooms();
+      const here = this._rooms.find(r => r.user === serverUser());
+      this._room = here ? await client.getRoom(here.name) : null;
+      this._isRoomServer = !!here;
+      this._status('');
+    } catch (error) {
+      console.warn('Mutirão: rooms unavailable', error);
+      this._status(`Rooms unavailable: ${describe(error)}`, true);
+    }
+    this._renderRoom();
+    this._renderList();
+  }
+
+  /** The server's role changed (or became known). */
+  roleChanged(): void {
+    this._renderRoom();
+  }
+
+  dispose(): void {
+    this._options.presence?.changed.disconnect(this._renderOnline, this);
+    super.dispose();
+  }
+
+  private _status(text: string, error = false): void {
+    this._statusNode.textContent = text;
+    this._statusNode.classList.toggle('mutirao-error', error);
+  }
+
+  private _renderRoom(): void {
+    const node = this._roomNode;
+    node.replaceChildren();
+    const role = this._options.role();
+    const room = this._room;
+    const title = el(
+      'div',
+      'mutirao-ThisRoomName',
+      room ? room.display_name || room.name : 'Personal server'
+    );
+    node.append(title);
+    const line = el('div', 'mutirao-ThisRoomRole');
+    line.append('Your role: ', roleBadge(role));
+    node.append(line);
+    if (room) {
+      const teams = Object.entries(room.teams)
+        .map(([t, r]) => `${t} (${r})`)
+        .join(', ');
+      node.append(el('div', 'mutirao-ThisRoomTeams', `Teams: ${teams}`));
+      if (roleRank(role) >= roleRank(room.share_role) || room.admin) {
+        const share = el(
+          'button',
+          'jp-mod-styled jp-mod-accept mutirao-ShareButton',
+          'Share…'
+        );
+        share.type = 'button';
+        share.addEventListener(
+          'click',
+          () =>
+            void showShareDialog(
+              this._options.client,
+              room.name,
+              room.admin ? 'owner' : role
+            ).then(() => this.refresh())
+        );
+        node.append(share);
+      }
+    }
+  }
+
+  private _renderOnline(): void {
+    const list = this._onlineNode;
+    list.replaceChildren();
+    const presence = this._options.presence;
+    if (!presence) {
+      list.append(el('li', 'mutirao-Empty', 'Live collaboration is off.'));
+      return;
+    }
+    const everyone = presence.people;
+    for (const p of everyone) {
+      list.append(this._personNode(p));
+    }
+    if (everyone.length === 0) {
+      list.append(el('li', 'mutirao-Empty', 'Nobody.'));
+    }
+  }
+
+  private _personNode(p: IPresence): HTMLElement {
+    const item = el('li', 'mutirao-Person');
+    item.dataset.username = p.user.username;
+    const name = el(
+      'span',
+      'mutirao-PersonName',
+      (p.user.display_name || p.user.username) + (p.isMe ? ' (you)' : '')
+    );
+    item.append(avatarNode(p.user), name);
+    if (p.path) {
+      const file = el('button', 'mutirao-PersonFile', p.path);
+      file.type = 'button';
+      file.title = `Open ${p.path}`;
+      file.addEventListener('click', () => this._options.openPath(p.path!));
+      item.append(file);
+    } else {
+      item.append(el('span', 'mutirao-PersonFile mutirao-mod-none', '—'));
+    }
+    return item;
+  }
+
+  private _renderList(): void {
+    const list = this._listNode;
+    list.replaceChildren();
+    for (const room of this._rooms) {
+      const item = el('li', 'mutirao-RoomItem');
+      item.dataset.room = room.name;
+      const name = el(
+        'span',
+        'mutirao-RoomItemName',
+        room.display_name || room.name
+      );
+      item.append(name, roleBadge(room.my_role));
+      if (room.archived) {
+        item.append(el('span', 'mutirao-RoomArchived', 'archived'));
+      } else {
+        const open = el('button', 'jp-mod-styled mutirao-RoomOpen', 'Open');
+        open.type = 'button';
+        open.addEventListener('click', () => void this._open(room, open));
+        item.append(open);
+      }
+      list.append(item);
+    }
+    if (this._rooms.length === 0) {
+      list.append(el('li', 'mutirao-Empty', 'No rooms yet.'));
+    }
+  }
+
+  /** Start the room's server if needed (and allowed), then go there. */
+  private async _open(room: IRoom, button: HTMLButtonElement): Promise<void> {
+    const client = this._options.client;
+    button.disabled = true;
+    try {
+      let detail = await client.getRoom(room.name);
+      if (!detail.server.ready) {
+        this._status(`Starting ${room.name}…`);
+        await client.startServer(room.name);
+        for (let i = 0; i < 120 && !detail.server.ready; i++) {
+          await new Promise(r => window.setTimeout(r, 1000));
+          detail = await client.getRoom(room.name);
+        }
+        if (!detail.server.ready) {
+          throw new Error(`${room.name} did not start; try again later.`);
+        }
+      }
+      this._status('');
+      window.location.assign(
+        new URL(`${room.url}lab`, window.location.href).href
+      );
+    } catch (error) {
+      this._status(`Cannot open ${room.name}: ${describe(error)}`, true);
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  private _rooms: IRoom[] = [];
+  private _room: IRoomDetail | null = null;
+  private _isRoomServer = false;
+  private _roomNode: HTMLElement;
+  private _onlineNode: HTMLUListElement;
+  private _listNode: HTMLUListElement;
+  private _statusNode: HTMLDivElement;
+}

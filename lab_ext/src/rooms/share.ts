@@ -1,0 +1,212 @@
+/**
+ * The share dialog: a user, a team or an expiring link, at a role no higher than one's own
+ * (the rooms service refuses higher ones anyway; its answer is shown as it is).
+ */
+import { Dialog, showDialog } from '@jupyterlab/apputils';
+import { Widget } from '@lumino/widgets';
+
+import { MutiraoAPIError } from '../handler';
+import { ROLES, Role, RoomsClient, roleRank } from './api';
+
+export type ShareKind = 'user' | 'team' | 'link';
+
+/** Link lifetimes offered, in seconds. */
+export const LINK_EXPIRIES: [string, number][] = [
+  ['1 hour', 3600],
+  ['1 day', 86400],
+  ['7 days', 7 * 86400],
+  ['30 days', 30 * 86400]
+];
+
+/** The roles someone with `myRole` may grant. */
+export function grantableRoles(myRole: string | null): Role[] {
+  return ROLES.filter(r => roleRank(r) <= roleRank(myRole));
+}
+
+function field(label: string, control: HTMLElement): HTMLLabelElement {
+  const node = document.createElement('label');
+  node.className = 'mutirao-ShareField';
+  const span = document.createElement('span');
+  span.textContent = label;
+  node.append(span, control);
+  return node;
+}
+
+function select(
+  className: string,
+  options: [string, string][],
+  value?: string
+): HTMLSelectElement {
+  const node = document.createElement('select');
+  node.className = `jp-mod-styled ${className}`;
+  for (const [v, text] of options) {
+    const o = document.createElement('option');
+    o.value = v;
+    o.textContent = text;
+    node.appendChild(o);
+  }
+  if (value !== undefined) {
+    node.value = value;
+  }
+  return node;
+}
+
+/**
+ * The dialog's body: who (kind + name), role, expiry, and the outcome.
+ */
+export class ShareForm extends Widget {
+  constructor(
+    readonly room: string,
+    myRole: string | null,
+    private _client: RoomsClient
+  ) {
+    super();
+    this.addClass('mutirao-ShareForm');
+    this.node.dataset.testid = 'mutirao-share-form';
+    const roles = grantableRoles(myRole);
+    this.kind = select('mutirao-ShareKind', [
+      ['user', 'A person'],
+      ['team', 'A team'],
+      ['link', 'Anyone with a link']
+    ]);
+    this.name = document.createElement('input');
+    this.name.className = 'jp-mod-styled mutirao-ShareName';
+    this.name.placeholder = 'user name';
+    this.name.maxLength = 255;
+    this.role = select(
+      'mutirao-ShareRole',
+      roles.map(r => [r, r]),
+      roles.includes('viewer') ? 'viewer' : roles[0]
+    );
+    this.expiry = select(
+      'mutirao-ShareExpiry',
+      LINK_EXPIRIES.map(([label, s]) => [String(s), label]),
+      String(86400)
+    );
+    this._nameField = field('Name', this.name);
+    this._expiryField = field('Expires in', this.expiry);
+    this.submitButton = document.createElement('button');
+    this.submitButton.type = 'button';
+    this.submitButton.className =
+      'jp-Dialog-button jp-mod-accept jp-mod-styled mutirao-ShareSubmit';
+    this.submitButton.textContent = 'Share';
+    this.submitButton.addEventListener('click', () => void this.submit());
+    this.result = document.createElement('div');
+    this.result.className = 'mutirao-ShareResult';
+    this.result.setAttribute('aria-live', 'polite');
+    this.node.append(
+      field('Share with', this.kind),
+      this._nameField,
+      field('Role', this.role),
+      this._expiryField,
+      this.submitButton,
+      this.result
+    );
+    this.name.addEventListener('keydown', event => {
+      if (event.key === 'Enter') {
+        event.preventDefault();
+        event.stopPropagation();
+        void this.submit();
+      }
+    });
+    this.kind.addEventListener('change', () => this._update());
+    this._update();
+  }
+
+  readonly kind: HTMLSelectElement;
+  readonly name: HTMLInputElement;
+  readonly role: HTMLSelectElement;
+  readonly expiry: HTMLSelectElement;
+  readonly submitButton: HTMLButtonElement;
+  readonly result: HTMLDivElement;
+
+  /**
+   * Send the share; the outcome (or the service's refusal) is written into the form.
+   * Returns whether it was accepted.
+   */
+  async submit(): Promise<boolean> {
+    const kind = this.kind.value as ShareKind;
+    const role = this.role.value as Role;
+    const name = this.name.value.trim();
+    this.result.classList.remove('mutirao-error');
+    this.result.dataset.state = 'sending';
+    this.result.textContent = 'Sharing…';
+    this.submitButton.disabled = true;
+    try {
+      if (kind === 'link') {
+        const link = await this._client.createLink(
+          this.room,
+          role,
+          Number(this.expiry.value)
+        );
+        const url =
+          link.full_accept_url ||
+          new URL(link.accept_url ?? '', window.location.href).href;
+        this.result.textContent = '';
+        const input = document.createElement('input');
+        input.className = 'jp-mod-styled mutirao-ShareLink';
+        input.readOnly = true;
+        input.value = url;
+        input.addEventListener('focus', () => input.select());
+        const expires = new Date(link.expires_at).toLocaleString();
+        this.result.append(
+          `A ${role} link, valid until ${expires}. Anyone who opens it while it is valid joins the room:`,
+          input
+        );
+      } else {
+        if (!name) {
+          throw new Error(
+            `Type the ${kind === 'user' ? 'user' : 'team'} name.`
+          );
+        }
+        const member =
+          kind === 'user'
+            ? await this._client.share(this.room, { user: name }, role)
+            : await this._client.share(this.room, { team: name }, role);
+        this.result.textContent = `${member.kind === 'group' ? 'Team' : 'User'} ${member.name} is now ${member.role}.`;
+      }
+      this.result.dataset.state = 'done';
+      return true;
+    } catch (error) {
+      this.result.classList.add('mutirao-error');
+      this.result.dataset.state = 'error';
+      this.result.textContent =
+        error instanceof MutiraoAPIError
+          ? `${error.message} (HTTP ${error.status})`
+          : error instanceof Error
+            ? error.message
+            : String(error);
+      return false;
+    } finally {
+      this.submitButton.disabled = false;
+    }
+  }
+
+  private _update(): void {
+    const link = this.kind.value === 'link';
+    this._nameField.hidden = link;
+    this._expiryField.hidden = !link;
+    this.name.placeholder =
+      this.kind.value === 'team' ? 'team name' : 'user name';
+  }
+
+  private _nameField: HTMLLabelElement;
+  private _expiryField: HTMLLabelElement;
+}
+
+/**
+ * Show the share dialog; its own "Share" button sends (the dialog stays open with the
+ * outcome, so a link can be copied) and "Close" closes it.
+ */
+export async function showShareDialog(
+  client: RoomsClient,
+  room: string,
+  myRole: string | null
+): Promise<void> {
+  await showDialog({
+    title: `Share ${room}`,
+    body: new ShareForm(room, myRole, client),
+    buttons: [Dialog.cancelButton({ label: 'Close' })],
+    focusNodeSelector: '.mutirao-ShareKind'
+  });
+}
