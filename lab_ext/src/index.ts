@@ -9,6 +9,7 @@ import { LabIcon } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
 
 import { commentsPlugin } from './comments/plugin';
+import { versioningPlugin } from './versioning/plugin';
 import { MutiraoAPIError, requestAPI } from './handler';
 
 export { MutiraoAPIError, requestAPI } from './handler';
@@ -155,4 +156,4 @@ const plugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
-export default [plugin, commentsPlugin];
+export default [plugin, commentsPlugin, versioningPlugin];

@@ -1,0 +1,249 @@
+"""Versioning in the browser: history, notebook diffs, commit, restore and branches, through a
+real hub (demo config), a real user server, real git and Chromium.
+
+Bruno opens a notebook of a git repository in his home, edits it (real-time collaboration
+saves it), commits through
+the commit dialog, sees his own display name in the History panel, compares two versions
+(nbdime's widgets, side by side and unified), and restores the old version: the open editor
+shows it. A notebook named ``<img src=x onerror=alert(1)>.ipynb`` is committed twice, then
+shown in the History panel and the diff viewer: its name renders as text and no dialog
+fires. The branch picker creates and switches branches; a push to a remote that refuses the
+connection shows git's own message. Nothing is mocked.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from urllib.parse import quote
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from ..harness import REPO, wait_for
+
+pytestmark = pytest.mark.e2e
+
+HISTORY = "#mutirao-history"
+XSS_NAME = "<img src=x onerror=alert(1)>.ipynb"
+SHOTS = REPO / "docs" / "_static" / "screenshots"
+
+
+def docs_screenshot(target, name: str) -> None:
+    """Refresh the user guide's screenshot when asked (MUTIRAO_UPDATE_SCREENSHOTS=1)."""
+    if os.environ.get("MUTIRAO_UPDATE_SCREENSHOTS") == "1":
+        target.screenshot(path=str(SHOTS / name))
+
+
+def git(cwd, *args):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env.update(
+        GIT_AUTHOR_NAME="Setup Script",
+        GIT_AUTHOR_EMAIL="setup@example.org",
+        GIT_COMMITTER_NAME="Setup Script",
+        GIT_COMMITTER_EMAIL="setup@example.org",
+    )
+    subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True)
+
+
+def write_notebook(path, source: str) -> None:
+    nb = new_notebook(
+        cells=[
+            new_markdown_cell("# Sales", id="title"),
+            new_code_cell(source, id="cell-load"),
+            new_code_cell("print(total)", id="cell-print"),
+        ],
+        metadata={
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+        },
+    )
+    nbformat.write(nb, str(path))
+
+
+def make_repo(home):
+    proj = home / "proj"
+    proj.mkdir(parents=True)
+    git(proj, "init", "-q", "-b", "main")
+    write_notebook(proj / "analysis.ipynb", "total = 1 + 1")
+    write_notebook(proj / XSS_NAME, "a = 1")
+    git(proj, "add", "-A")
+    git(proj, "commit", "-q", "-m", "Load the sales")
+    write_notebook(proj / XSS_NAME, "a = 2")
+    git(proj, "commit", "-q", "-am", "Change <b>a</b>")
+    # a remote that refuses connections, so a push fails with git's own message
+    git(proj, "remote", "add", "origin", "https://127.0.0.1:9/team/proj.git")
+    return proj
+
+
+def entries(page, kind: str):
+    return page.locator(f'{HISTORY} .mutirao-HistoryEntry[data-kind="{kind}"]')
+
+
+def pane_boxes(page):
+    """The old and new editors of the changed cell's source, as nbdime lays them out."""
+    merge = page.locator(".mutirao-DiffView .jp-Cell-diff .cm-merge-2pane").first
+    merge.wait_for()
+    editors = merge.locator(":scope > .cm-merge-pane")
+    wait_for(lambda: editors.count() >= 2, 10, what="the two editors of the changed cell")
+    return editors.nth(0).bounding_box(), editors.nth(editors.count() - 1).bounding_box()
+
+
+def test_history_diff_commit_restore(hub_factory, browser, artifacts_dir):
+    hub = hub_factory()
+    assert hub.api("POST", "users/bruno").status_code == 201
+    proj = make_repo(hub.state_dir / "homes" / "bruno")
+    hub.spawn("bruno")
+
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    try:
+        lab = hub.base_url + "user/bruno/lab/tree/proj/analysis.ipynb"
+        page.goto(hub.hub_url("login?next=" + quote(lab)))
+        page.fill("#username_input", "bruno")
+        page.fill("#password_input", "bruno-demo")
+        page.click("#login_submit")
+        cells = page.locator(".jp-Notebook .jp-Cell")
+        cells.nth(2).wait_for(timeout=120_000)
+
+        # -- edit and save
+        editor = cells.nth(1).locator(".cm-content")
+        editor.click()
+        page.keyboard.press("Control+a")
+        page.keyboard.type("total = 2 + 2")
+        # real-time collaboration saves the shared document itself, a moment after the edit
+        wait_for(
+            lambda: "2 + 2" in (proj / "analysis.ipynb").read_text(),
+            30,
+            what="the saved notebook on disk",
+        )
+
+        # -- the History panel follows the notebook
+        page.locator('.jp-SideBar .lm-TabBar-tab[data-id="mutirao-history"]').click()
+        panel = page.locator(HISTORY)
+        assert panel.locator(".mutirao-HistoryFile").inner_text() == "analysis.ipynb"
+        entries(page, "commit").first.wait_for()
+        assert entries(page, "commit").count() == 1
+        assert "Load the sales" in entries(page, "commit").first.inner_text()
+        assert "Branch: main" in panel.inner_text()
+
+        # -- commit through the dialog
+        panel.locator('.mutirao-HistoryAction[data-action="commit"]').click()
+        dialog = page.locator(".jp-Dialog")
+        dialog.locator(".mutirao-CommitMessage").fill("Double the total")
+        checked = dialog.locator(".mutirao-CommitFile:checked")
+        assert checked.count() == 1
+        assert checked.get_attribute("data-path") == "analysis.ipynb"
+        docs_screenshot(dialog.locator(".jp-Dialog-content"), "versioning-commit-dialog.png")
+        dialog.locator(".jp-mod-accept").click()
+        wait_for(lambda: entries(page, "commit").count() == 2, 20, what="the new commit")
+        mine = entries(page, "commit").first
+        assert mine.locator(".mutirao-HistoryAuthor").inner_text() == "Bruno Lima"
+        assert mine.locator(".mutirao-VersionAvatar").inner_text() == "BL"
+        assert mine.locator(".mutirao-HistoryMessage").inner_text() == "Double the total"
+        author = subprocess.run(
+            ["git", "log", "-1", "--format=%an"], cwd=proj, capture_output=True, text=True
+        ).stdout.strip()
+        assert author == "Bruno Lima"
+        page.screenshot(path=str(artifacts_dir / "history.png"))
+        docs_screenshot(panel, "versioning-history.png")
+
+        # -- compare the two commits: nbdime's notebook diff, side by side then unified
+        for i in range(2):
+            entries(page, "commit").nth(i).locator(".mutirao-HistorySelect").check()
+        panel.locator(".mutirao-HistoryCompare").click()
+        view = page.locator('.mutirao-DiffView[data-state="loaded"]')
+        view.wait_for()
+        assert view.locator(".jp-Notebook-diff").count() == 1  # nbdime's NotebookDiffWidget
+        changed = view.locator(".jp-Cell-diff:not(.jp-Diff-unchanged)")
+        wait_for(lambda: changed.count() >= 1, 10, what="the changed cell")
+        text = changed.first.inner_text()
+        assert "1 + 1" in text
+        assert "2 + 2" in text
+        old, new = pane_boxes(page)
+        assert new["x"] > old["x"] + old["width"] / 2  # side by side
+        docs_screenshot(page, "versioning-diff-side-by-side.png")
+        view.locator('.mutirao-DiffMode[data-mode="unified"]').click()
+        old, new = pane_boxes(page)
+        assert abs(new["x"] - old["x"]) < 2
+        assert new["y"] >= old["y"] + old["height"] - 1
+        docs_screenshot(page, "versioning-diff-unified.png")
+        view.locator('.mutirao-DiffMode[data-mode="side-by-side"]').click()
+        page.screenshot(path=str(artifacts_dir / "diff.png"))
+
+        # -- restore the old version: the open editor shows it
+        page.locator(".jp-DirListing, .jp-MainAreaWidget .jp-Notebook").first.wait_for()
+        page.locator('.lm-DockPanel-tabBar .lm-TabBar-tab[title*="analysis.ipynb"]').first.click()
+        entries(page, "commit").nth(1).locator(".mutirao-HistoryRestore").click()
+        page.locator(".jp-Dialog .jp-mod-accept").click()
+        panel.locator('.mutirao-HistoryStatus[data-state="info"]', has_text="Restored").wait_for()
+        wait_for(
+            lambda: "1 + 1" in cells.nth(1).inner_text(),
+            20,
+            what="the editor to show the restored version",
+        )
+        wait_for(
+            lambda: "1 + 1" in (proj / "analysis.ipynb").read_text(),
+            20,
+            what="the restored notebook on disk",
+        )
+
+        # -- branches: create and switch, then back
+        panel.locator('.mutirao-HistoryAction[data-action="branches"]').click()
+        picker = page.locator(".jp-Dialog .mutirao-BranchPicker")
+        picker.locator(".mutirao-BranchName").fill("experiment")
+        picker.locator(".mutirao-BranchCreateButton").click()
+        picker.locator('.mutirao-Branch.mutirao-mod-current[data-name="experiment"]').wait_for()
+        docs_screenshot(page.locator(".jp-Dialog-content"), "versioning-branches.png")
+        picker.locator('.mutirao-Branch[data-name="main"] .mutirao-BranchSwitch').click()
+        picker.locator('.mutirao-Branch.mutirao-mod-current[data-name="main"]').wait_for()
+        picker.locator('.mutirao-Branch[data-name="experiment"] .mutirao-BranchDelete').click()
+        picker.locator('.mutirao-BranchStatus[data-state="info"]', has_text="Deleted").wait_for()
+        assert picker.locator(".mutirao-Branch").count() == 1
+        page.locator(".jp-Dialog .jp-mod-accept").click()
+
+        # -- a failing push shows git's message, not a status code
+        panel.locator('.mutirao-HistoryAction[data-action="push"]').click()
+        error = panel.locator('.mutirao-HistoryStatus[data-state="error"]')
+        error.wait_for(timeout=60_000)
+        message = error.inner_text()
+        assert message.startswith("Push failed: ")
+        assert "127.0.0.1" in message or "connect" in message.lower(), message
+        assert "Error 4" not in message
+        assert "Error 5" not in message
+        docs_screenshot(panel, "versioning-push-error.png")
+
+        # -- a hostile file name, in the history and in the diff viewer
+        if not page.locator("#filebrowser").is_visible():
+            page.locator('.jp-SideBar .lm-TabBar-tab[data-id="filebrowser"]').click()
+        item = page.locator(".jp-DirListing-item", has_text="onerror")
+        if item.count() == 0:
+            page.locator(".jp-DirListing-item", has_text="proj").dblclick()
+        item.first.wait_for()
+        item.first.click(button="right")
+        page.locator('.lm-Menu-item[data-command="mutirao-lab:show-history"]').click()
+        panel.locator(".mutirao-HistoryFile", has_text="onerror").wait_for()
+        assert panel.locator(".mutirao-HistoryFile").inner_text() == XSS_NAME
+        wait_for(lambda: entries(page, "commit").count() == 2, 20, what="the file's history")
+        assert entries(page, "commit").first.locator(".mutirao-HistoryMessage").inner_text() == (
+            "Change <b>a</b>"
+        )
+        entries(page, "commit").nth(1).locator(".mutirao-HistoryDiff").click()
+        xss_view = page.locator(f'.mutirao-DiffView[data-state="loaded"][data-path="{XSS_NAME}"]')
+        xss_view.wait_for()
+        assert xss_view.locator(".mutirao-DiffPath").inner_text() == XSS_NAME
+        changed = xss_view.locator(".jp-Cell-diff:not(.jp-Diff-unchanged)")
+        wait_for(lambda: changed.count() >= 1, 10, what="the changed cell of the hostile file")
+        assert "a = 1" in changed.first.inner_text()
+        assert "a = 2" in changed.first.inner_text()
+        tab = page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab.lm-mod-current")
+        assert XSS_NAME in tab.inner_text()
+        page.screenshot(path=str(artifacts_dir / "xss-name.png"))
+        assert page.locator('img[src="x"]').count() == 0
+        assert page.locator("[onerror]").count() == 0
+        assert dialogs == []
+    finally:
+        context.close()
