@@ -19,6 +19,7 @@ from urllib.parse import quote
 
 import nbformat
 import pytest
+import requests
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from ..harness import REPO, wait_for
@@ -94,6 +95,14 @@ def test_history_diff_commit_restore(hub_factory, browser, artifacts_dir):
     assert hub.api("POST", "users/bruno").status_code == 201
     proj = make_repo(hub.state_dir / "homes" / "bruno")
     hub.spawn("bruno")
+    # no "get notified about Jupyter news?" toast over the screenshots
+    r = requests.put(
+        hub.user_url("bruno", "lab/api/settings/@jupyterlab/apputils-extension:notification"),
+        json={"raw": '{"fetchNews": "false"}'},
+        headers={"Authorization": f"token {hub.user_token('bruno')}"},
+        timeout=30,
+    )
+    assert r.status_code == 204, r.text
 
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     page = context.new_page()
@@ -203,6 +212,22 @@ def test_history_diff_commit_restore(hub_factory, browser, artifacts_dir):
         picker.locator('.mutirao-Branch[data-name="experiment"] .mutirao-BranchDelete').click()
         picker.locator('.mutirao-BranchStatus[data-state="info"]', has_text="Deleted").wait_for()
         assert picker.locator(".mutirao-Branch").count() == 1
+        page.locator(".jp-Dialog .jp-mod-accept").click()
+
+        # -- credentials for the remote's host, kept on the server; the token is never shown
+        panel.locator('.mutirao-HistoryAction[data-action="credentials"]').click()
+        form = page.locator(".jp-Dialog .mutirao-CredentialsForm")
+        form.locator(".mutirao-Credential-host").fill("127.0.0.1:9")
+        form.locator(".mutirao-Credential-username").fill("bruno")
+        form.locator(".mutirao-Credential-password").fill("tok-secret")
+        form.locator(".mutirao-CredentialSave").click()
+        form.locator('.mutirao-CredentialHost[data-host="127.0.0.1:9"]').wait_for()
+        assert "tok-secret" not in form.inner_text()
+        form.locator(".mutirao-Credential-host").fill("-evil/host")
+        form.locator(".mutirao-Credential-username").fill("x")
+        form.locator(".mutirao-Credential-password").fill("y")
+        form.locator(".mutirao-CredentialSave").click()
+        form.locator('[data-state="error"]', has_text="host name").wait_for()
         page.locator(".jp-Dialog .jp-mod-accept").click()
 
         # -- a failing push shows git's message, not a status code

@@ -249,3 +249,29 @@ export function pull(
 ): Promise<{ before: string; after: string; changed: string[] }> {
   return post('pull', { repo, remote, branch });
 }
+
+/**
+ * The hosts the current user stored credentials for (never the secrets).
+ */
+export function credentialHosts(): Promise<{
+  hosts: { host: string; username: string }[];
+}> {
+  return requestAPI('git/credentials');
+}
+
+export function setCredentials(
+  host: string,
+  username: string,
+  password: string
+): Promise<{ host: string; username: string }> {
+  return requestAPI('git/credentials', {
+    method: 'PUT',
+    body: JSON.stringify({ host, username, password })
+  });
+}
+
+export function forgetCredentials(host: string): Promise<void> {
+  return requestAPI(`git/credentials${query({ host })}`, {
+    method: 'DELETE'
+  });
+}

@@ -38,9 +38,14 @@ export class CommitBody
     this.node.appendChild(heading);
     const list = document.createElement('ul');
     list.className = 'mutirao-CommitFiles';
+    // JupyterLab's checkpoints are its own copies, never something to commit
     const paths = [
       current,
-      ...files.map(f => f.path).filter(p => p !== current)
+      ...files
+        .map(f => f.path)
+        .filter(
+          p => p !== current && !p.split('/').includes('.ipynb_checkpoints')
+        )
     ];
     for (const path of paths) {
       const item = document.createElement('li');
@@ -286,4 +291,106 @@ export async function branchDialog(repo: string): Promise<boolean> {
     buttons: [Dialog.okButton({ label: 'Close' })]
   });
   return picker.changed;
+}
+
+/**
+ * Store or forget the current user's credentials for a git host (kept on the server for
+ * this user only; the password or token is never sent back).
+ */
+export class CredentialsForm extends Widget {
+  constructor() {
+    super();
+    this.addClass('mutirao-CredentialsForm');
+    this._hosts = document.createElement('ul');
+    this._hosts.className = 'mutirao-CredentialHosts';
+    const field = (name: string, label: string, type = 'text') => {
+      const wrap = document.createElement('label');
+      wrap.textContent = label;
+      const input = document.createElement('input');
+      input.className = `jp-mod-styled mutirao-Credential-${name}`;
+      input.type = type;
+      input.autocomplete = 'off';
+      wrap.appendChild(input);
+      this.node.appendChild(wrap);
+      return input;
+    };
+    this.node.appendChild(this._hosts);
+    this._host = field('host', 'Host (for example github.com)');
+    this._user = field('username', 'User name');
+    this._secret = field('password', 'Password or access token', 'password');
+    const save = document.createElement('button');
+    save.className = 'jp-Button jp-mod-styled mutirao-CredentialSave';
+    save.textContent = 'Save';
+    save.onclick = () => void this.save();
+    this._status = document.createElement('div');
+    this._status.className = 'mutirao-BranchStatus';
+    this._status.setAttribute('role', 'status');
+    this.node.append(save, this._status);
+  }
+
+  async refresh(): Promise<void> {
+    try {
+      const { hosts } = await api.credentialHosts();
+      this._hosts.replaceChildren();
+      for (const { host, username } of hosts) {
+        const item = document.createElement('li');
+        item.className = 'mutirao-CredentialHost';
+        item.dataset.host = host;
+        const name = document.createElement('span');
+        name.textContent = `${host} (as ${username})`;
+        item.append(
+          name,
+          action('mutirao-CredentialForget', 'Forget', async () => {
+            await this._try(`Forgot ${host}.`, () =>
+              api.forgetCredentials(host)
+            );
+          })
+        );
+        this._hosts.appendChild(item);
+      }
+    } catch (error) {
+      this._say(describeError(error), true);
+    }
+  }
+
+  async save(): Promise<void> {
+    const host = this._host.value.trim();
+    await this._try(`Saved credentials for ${host}.`, async () => {
+      await api.setCredentials(host, this._user.value, this._secret.value);
+      this._secret.value = '';
+    });
+  }
+
+  private async _try(done: string, work: () => Promise<unknown>) {
+    let failure: string | null = null;
+    try {
+      await work();
+    } catch (error) {
+      failure = describeError(error);
+    }
+    await this.refresh();
+    this._say(failure ?? done, failure !== null);
+  }
+
+  private _say(text: string, error = false): void {
+    this._status.textContent = text;
+    this._status.classList.toggle('mutirao-error', error);
+    this._status.dataset.state = error ? 'error' : 'info';
+  }
+
+  private _hosts: HTMLUListElement;
+  private _host: HTMLInputElement;
+  private _user: HTMLInputElement;
+  private _secret: HTMLInputElement;
+  private _status: HTMLElement;
+}
+
+export async function credentialsDialog(): Promise<void> {
+  const form = new CredentialsForm();
+  await form.refresh();
+  await showDialog({
+    title: 'Git credentials',
+    body: form,
+    buttons: [Dialog.okButton({ label: 'Close' })]
+  });
 }

@@ -128,7 +128,7 @@ export class DiffView extends Panel {
       ['unified', 'Unified']
     ] as [DiffMode, string][]) {
       const button = document.createElement('button');
-      button.className = 'jp-Button mutirao-DiffMode';
+      button.className = 'jp-Button jp-mod-styled mutirao-DiffMode';
       button.dataset.mode = mode;
       button.textContent = label;
       button.onclick = () => this.setMode(mode);

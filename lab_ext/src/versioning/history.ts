@@ -57,6 +57,7 @@ export interface IHistoryActions {
   ): void;
   commit(location: api.ILocation, rootPath: string): Promise<boolean>;
   branches(repo: string): Promise<void>;
+  credentials(): Promise<void>;
 }
 
 export class HistoryPanel extends Widget {
@@ -78,13 +79,15 @@ export class HistoryPanel extends Widget {
     const actionsList: [string, string, () => Promise<void>][] = [
       ['commit', 'Commit…', () => this.commitDialog()],
       ['branches', 'Branches…', () => this.branchDialog()],
+      ['credentials', 'Credentials…', () => this._actions.credentials()],
       ['pull', 'Pull', () => this.remote('pull')],
       ['push', 'Push', () => this.remote('push')],
       ['refresh', 'Refresh', () => this.refresh()]
     ];
     for (const [action, label, run] of actionsList) {
       const button = document.createElement('button');
-      button.className = 'jp-Button jp-mod-styled mutirao-HistoryAction';
+      button.className =
+        'jp-Button jp-mod-styled mutirao-HistoryButton mutirao-HistoryAction';
       button.dataset.action = action;
       button.textContent = label;
       button.onclick = () => void run();
@@ -486,8 +489,8 @@ export class HistoryPanel extends Widget {
       main.append(message);
     }
     const actions = el('div', 'mutirao-HistoryEntryActions');
-    actions.appendChild(kind);
     if (entry.kind !== 'working') {
+      actions.appendChild(kind);
       actions.appendChild(
         button(
           'mutirao-HistoryDiff',

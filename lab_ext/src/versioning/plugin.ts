@@ -13,7 +13,7 @@ import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { Widget } from '@lumino/widgets';
 
-import { branchDialog, commitDialog } from './dialogs';
+import { branchDialog, commitDialog, credentialsDialog } from './dialogs';
 import { DiffView } from './diffview';
 import { HistoryPanel, historyIcon } from './history';
 
@@ -23,6 +23,7 @@ export namespace VersioningCommandIDs {
   export const branches = 'mutirao-lab:git-branches';
   export const pull = 'mutirao-lab:git-pull';
   export const push = 'mutirao-lab:git-push';
+  export const credentials = 'mutirao-lab:git-credentials';
 }
 
 /**
@@ -87,7 +88,8 @@ export const versioningPlugin: JupyterFrontEndPlugin<void> = {
       commit: (location, rootPath) => commitDialog(location, rootPath),
       branches: async repo => {
         await branchDialog(repo);
-      }
+      },
+      credentials: credentialsDialog
     });
     shell.add(panel, 'right', { rank: 650 });
 
@@ -149,8 +151,14 @@ export const versioningPlugin: JupyterFrontEndPlugin<void> = {
       execute: withPanel(() => panel.remote('push'))
     });
 
+    app.commands.addCommand(VersioningCommandIDs.credentials, {
+      label: 'Git Credentials…',
+      execute: () => credentialsDialog()
+    });
+
     if (palette) {
       for (const command of [
+        VersioningCommandIDs.credentials,
         VersioningCommandIDs.showHistory,
         VersioningCommandIDs.commit,
         VersioningCommandIDs.branches,
