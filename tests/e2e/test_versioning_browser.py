@@ -90,12 +90,9 @@ def pane_boxes(page):
     return editors.nth(0).bounding_box(), editors.nth(editors.count() - 1).bounding_box()
 
 
-def test_history_diff_commit_restore(hub_factory, browser, artifacts_dir):
-    hub = hub_factory()
-    assert hub.api("POST", "users/bruno").status_code == 201
-    proj = make_repo(hub.state_dir / "homes" / "bruno")
-    hub.spawn("bruno")
-    # no "get notified about Jupyter news?" toast over the screenshots
+def open_lab(browser, hub, path: str):
+    """Bruno logs in through the form and lands on ``path`` in JupyterLab."""
+    # no "get notified about Jupyter news?" toast over the panels and screenshots
     r = requests.put(
         hub.user_url("bruno", "lab/api/settings/@jupyterlab/apputils-extension:notification"),
         json={"raw": '{"fetchNews": "false"}'},
@@ -103,18 +100,26 @@ def test_history_diff_commit_restore(hub_factory, browser, artifacts_dir):
         timeout=30,
     )
     assert r.status_code == 204, r.text
-
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     page = context.new_page()
     page.set_default_timeout(60_000)
     dialogs: list[str] = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.goto(hub.hub_url("login?next=" + quote(hub.base_url + "user/bruno/lab/tree/" + path)))
+    page.fill("#username_input", "bruno")
+    page.fill("#password_input", "bruno-demo")
+    page.click("#login_submit")
+    return context, page, dialogs
+
+
+def test_history_diff_commit_restore(hub_factory, browser, artifacts_dir):
+    hub = hub_factory()
+    assert hub.api("POST", "users/bruno").status_code == 201
+    proj = make_repo(hub.state_dir / "homes" / "bruno")
+    hub.spawn("bruno")
+
+    context, page, dialogs = open_lab(browser, hub, "proj/analysis.ipynb")
     try:
-        lab = hub.base_url + "user/bruno/lab/tree/proj/analysis.ipynb"
-        page.goto(hub.hub_url("login?next=" + quote(lab)))
-        page.fill("#username_input", "bruno")
-        page.fill("#password_input", "bruno-demo")
-        page.click("#login_submit")
         cells = page.locator(".jp-Notebook .jp-Cell")
         cells.nth(2).wait_for(timeout=120_000)
 
@@ -160,8 +165,20 @@ def test_history_diff_commit_restore(hub_factory, browser, artifacts_dir):
         page.screenshot(path=str(artifacts_dir / "history.png"))
         docs_screenshot(panel, "versioning-history.png")
 
+        # -- the save was snapshotted; promote the snapshot to a commit of its own
+        snapshot = entries(page, "snapshot").first
+        snapshot.wait_for()
+        assert "Edited by Bruno Lima" in snapshot.inner_text()
+        snapshot.locator(".mutirao-HistoryPromote").click()
+        page.locator(".jp-Dialog input").fill("Keep the snapshot")
+        page.locator(".jp-Dialog .jp-mod-accept").click()
+        wait_for(lambda: entries(page, "commit").count() == 3, 20, what="the promoted commit")
+        promoted = entries(page, "commit").first
+        assert promoted.locator(".mutirao-HistoryMessage").inner_text() == "Keep the snapshot"
+        assert promoted.locator(".mutirao-HistoryAuthor").inner_text() == "Bruno Lima"
+
         # -- compare the two commits: nbdime's notebook diff, side by side then unified
-        for i in range(2):
+        for i in (1, 2):
             entries(page, "commit").nth(i).locator(".mutirao-HistorySelect").check()
         panel.locator(".mutirao-HistoryCompare").click()
         view = page.locator('.mutirao-DiffView[data-state="loaded"]')
@@ -186,7 +203,7 @@ def test_history_diff_commit_restore(hub_factory, browser, artifacts_dir):
         # -- restore the old version: the open editor shows it
         page.locator(".jp-DirListing, .jp-MainAreaWidget .jp-Notebook").first.wait_for()
         page.locator('.lm-DockPanel-tabBar .lm-TabBar-tab[title*="analysis.ipynb"]').first.click()
-        entries(page, "commit").nth(1).locator(".mutirao-HistoryRestore").click()
+        entries(page, "commit").nth(2).locator(".mutirao-HistoryRestore").click()
         page.locator(".jp-Dialog .jp-mod-accept").click()
         panel.locator('.mutirao-HistoryStatus[data-state="info"]', has_text="Restored").wait_for()
         wait_for(
@@ -269,6 +286,68 @@ def test_history_diff_commit_restore(hub_factory, browser, artifacts_dir):
         page.screenshot(path=str(artifacts_dir / "xss-name.png"))
         assert page.locator('img[src="x"]').count() == 0
         assert page.locator("[onerror]").count() == 0
+        assert dialogs == []
+    finally:
+        context.close()
+
+
+def test_text_file_diff_and_more_pages(hub_factory, browser, artifacts_dir):
+    """A text file with 30 commits: the History panel pages (25, then Load more), and the
+    diff of two versions is nbdime's merge view side by side and a line diff unified."""
+    hub = hub_factory()
+    assert hub.api("POST", "users/bruno").status_code == 201
+    proj = hub.state_dir / "homes" / "bruno" / "proj"
+    proj.mkdir(parents=True)
+    git(proj, "init", "-q", "-b", "main")
+    lines = [f"line {i}" for i in range(10)]
+    for n in range(30):
+        lines[n % 10] = f"line {n % 10} (edit {n})"
+        (proj / "notes.md").write_text("\n".join(lines) + "\n")
+        git(proj, "add", "notes.md")
+        git(proj, "commit", "-q", "-m", f"Edit {n}")
+    hub.spawn("bruno")
+
+    context, page, dialogs = open_lab(browser, hub, "proj/notes.md")
+    try:
+        page.locator(".jp-FileEditor .cm-content").wait_for(timeout=120_000)
+        page.locator('.jp-SideBar .lm-TabBar-tab[data-id="mutirao-history"]').click()
+        panel = page.locator(HISTORY)
+        wait_for(lambda: entries(page, "commit").count() == 25, 20, what="the first page")
+        more = panel.locator(".mutirao-HistoryMore")
+        assert more.is_visible()
+        more.click()
+        wait_for(lambda: entries(page, "commit").count() == 30, 20, what="the second page")
+        assert not more.is_visible()
+        assert entries(page, "commit").last.locator(".mutirao-HistoryMessage").inner_text() == (
+            "Edit 0"
+        )
+
+        # Edit 28 → Edit 29 changes line 9 only
+        for i in (0, 1):
+            entries(page, "commit").nth(i).locator(".mutirao-HistorySelect").check()
+        panel.locator(".mutirao-HistoryCompare").click()
+        view = page.locator('.mutirao-DiffView[data-state="loaded"]')
+        view.wait_for()
+        merge = view.locator(".mutirao-TextMergeView")
+        assert merge.is_visible()
+        left = merge.locator(".cm-diff-left-editor .cm-content").inner_text()
+        right = merge.locator(".cm-diff-right-editor .cm-content").inner_text()
+        assert "line 9 (edit 19)" in left
+        assert "line 9 (edit 29)" in right
+        assert "line 8 (edit 28)" in left
+        assert "line 8 (edit 28)" in right
+        assert "edit 19" not in right
+        view.locator('.mutirao-DiffMode[data-mode="unified"]').click()
+        unified = view.locator(".mutirao-UnifiedText")
+        assert unified.is_visible()
+        assert not merge.is_visible()
+        assert view.locator(".mutirao-UnifiedText .mutirao-mod-removed").inner_text() == (
+            "-line 9 (edit 19)"
+        )
+        assert view.locator(".mutirao-UnifiedText .mutirao-mod-added").inner_text() == (
+            "+line 9 (edit 29)"
+        )
+        page.screenshot(path=str(artifacts_dir / "text-diff.png"))
         assert dialogs == []
     finally:
         context.close()
