@@ -221,7 +221,7 @@ def test_history_diff_commit_restore(hub_factory, browser, artifacts_dir):
         panel.locator('.mutirao-HistoryAction[data-action="branches"]').click()
         picker = page.locator(".jp-Dialog .mutirao-BranchPicker")
         picker.locator(".mutirao-BranchName").fill("experiment")
-        picker.locator(".mutirao-BranchCreateButton").click()
+        picker.locator(".mutirao-BranchName").press("Enter")  # creates; the dialog stays
         picker.locator('.mutirao-Branch.mutirao-mod-current[data-name="experiment"]').wait_for()
         docs_screenshot(page.locator(".jp-Dialog-content"), "versioning-branches.png")
         picker.locator('.mutirao-Branch[data-name="main"] .mutirao-BranchSwitch').click()
@@ -243,7 +243,7 @@ def test_history_diff_commit_restore(hub_factory, browser, artifacts_dir):
         form.locator(".mutirao-Credential-host").fill("-evil/host")
         form.locator(".mutirao-Credential-username").fill("x")
         form.locator(".mutirao-Credential-password").fill("y")
-        form.locator(".mutirao-CredentialSave").click()
+        form.locator(".mutirao-Credential-password").press("Enter")
         form.locator('[data-state="error"]', has_text="host name").wait_for()
         page.locator(".jp-Dialog .jp-mod-accept").click()
 

@@ -160,7 +160,6 @@ export class BranchPicker extends Widget {
     this._name.onkeydown = event => {
       if (event.key === 'Enter') {
         event.preventDefault();
-        event.stopPropagation();
         void this.create(this._name.value.trim());
       }
     };
@@ -288,7 +287,10 @@ export async function branchDialog(repo: string): Promise<boolean> {
   await showDialog({
     title: 'Branches',
     body: picker,
-    buttons: [Dialog.okButton({ label: 'Close' })]
+    buttons: [Dialog.okButton({ label: 'Close' })],
+    // Enter in the name field creates the branch instead of closing the dialog
+    defaultButton: -1,
+    focusNodeSelector: '.mutirao-BranchName'
   });
   return picker.changed;
 }
@@ -322,6 +324,14 @@ export class CredentialsForm extends Widget {
     save.className = 'jp-Button jp-mod-styled mutirao-CredentialSave';
     save.textContent = 'Save';
     save.onclick = () => void this.save();
+    for (const input of [this._host, this._user, this._secret]) {
+      input.onkeydown = event => {
+        if (event.key === 'Enter') {
+          event.preventDefault();
+          void this.save();
+        }
+      };
+    }
     this._status = document.createElement('div');
     this._status.className = 'mutirao-BranchStatus';
     this._status.setAttribute('role', 'status');
@@ -391,6 +401,9 @@ export async function credentialsDialog(): Promise<void> {
   await showDialog({
     title: 'Git credentials',
     body: form,
-    buttons: [Dialog.okButton({ label: 'Close' })]
+    buttons: [Dialog.okButton({ label: 'Close' })],
+    // Enter in a field saves instead of closing the dialog
+    defaultButton: -1,
+    focusNodeSelector: '.mutirao-Credential-host'
   });
 }
