@@ -7,6 +7,7 @@ import { Dialog, InputDialog, showDialog } from '@jupyterlab/apputils';
 import { LabIcon } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
 
+import { MutiraoAPIError } from '../handler';
 import * as api from './api';
 import { basename, IVersionRef } from './diffview';
 import { avatar, describeError, when } from './people';
@@ -191,7 +192,12 @@ export class HistoryPanel extends Widget {
       if (generation !== this._generation) {
         return;
       }
-      this._message(describeError(error), true);
+      // a file outside every repository is an ordinary state, not a failure
+      const outside =
+        this._location === null &&
+        error instanceof MutiraoAPIError &&
+        error.status === 404;
+      this._message(describeError(error), !outside);
     }
     this._render();
     this.node.dataset.state = 'loaded';
@@ -318,6 +324,7 @@ export class HistoryPanel extends Widget {
     try {
       await api.restore(location.repo, location.path, entry.rev);
       this._message(`Restored ${location.path} to ${labelOf(entry)}.`);
+      await this._reloadKeepingMessage();
     } catch (error) {
       this._message(`Restore failed: ${describeError(error)}`, true);
     } finally {
