@@ -10,6 +10,7 @@ import { Widget } from '@lumino/widgets';
 
 import { commentsPlugin } from './comments/plugin';
 import { roomsPlugin } from './rooms/plugin';
+import { versioningPlugin } from './versioning/plugin';
 import { MutiraoAPIError, requestAPI } from './handler';
 
 export { MutiraoAPIError, requestAPI } from './handler';
@@ -156,4 +157,4 @@ const plugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
-export default [plugin, commentsPlugin, roomsPlugin];
+export default [plugin, commentsPlugin, roomsPlugin, versioningPlugin];

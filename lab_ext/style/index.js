@@ -1,2 +1,3 @@
 import './base.css';
 import './rooms.css';
+import './versioning.css';

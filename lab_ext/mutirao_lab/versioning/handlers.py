@@ -261,6 +261,27 @@ class CloneHandler(GitHandler):
         self.write_json(result, status=201)
 
 
+class LocateHandler(GitHandler):
+    """``GET /git/locate?path=``: the repository holding a file (a server-root-relative path)
+    and the file's path inside it, looking up from the file's folder to the root. The lab asks
+    this for the file in focus, then names ``repo`` and ``path`` in every other request."""
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        await self.allow(write=False)
+        path = check_path(self.arg("path"))
+        self.write_json(await self.core.call(self._locate, path))
+
+    def _locate(self, path: str) -> dict[str, str]:
+        found = self.core.find_repo(path)
+        if found is None:
+            raise GitError(404, f"{path} is not in a git repository")
+        repository, inner = found
+        rel = os.path.relpath(repository.path, self.core.root_dir)
+        return {"repo": "" if rel == "." else rel.replace(os.sep, "/"), "path": inner}
+
+
 class StatusHandler(GitHandler):
     """``GET /git/status?repo=``: branch, upstream, ahead/behind and changed files."""
 
@@ -661,6 +682,7 @@ def handlers(service: Versioning) -> list[tuple[str, Any, dict[str, Any]]]:
         (rf"{api}/init", InitHandler, kw),
         (rf"{api}/clone", CloneHandler, kw),
         (rf"{api}/status", StatusHandler, kw),
+        (rf"{api}/locate", LocateHandler, kw),
         (rf"{api}/(stage|unstage)", StageHandler, kw),
         (rf"{api}/commit", CommitHandler, kw),
         (rf"{api}/log", LogHandler, kw),

@@ -1,0 +1,181 @@
+/**
+ * The versioning plugin: the History panel beside the current file, the diff viewer in the
+ * main area, and the commands (palette, file browser context menu) that open them.
+ */
+import {
+  ILabShell,
+  JupyterFrontEnd,
+  JupyterFrontEndPlugin
+} from '@jupyterlab/application';
+import { ICommandPalette, MainAreaWidget } from '@jupyterlab/apputils';
+import { IEditorServices } from '@jupyterlab/codeeditor';
+import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
+import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
+import { Widget } from '@lumino/widgets';
+
+import { branchDialog, commitDialog, credentialsDialog } from './dialogs';
+import { DiffView } from './diffview';
+import { HistoryPanel, historyIcon } from './history';
+
+export namespace VersioningCommandIDs {
+  export const showHistory = 'mutirao-lab:show-history';
+  export const commit = 'mutirao-lab:git-commit';
+  export const branches = 'mutirao-lab:git-branches';
+  export const pull = 'mutirao-lab:git-pull';
+  export const push = 'mutirao-lab:git-push';
+  export const credentials = 'mutirao-lab:git-credentials';
+}
+
+/**
+ * The server-root-relative path of a main-area widget's document, if it has one.
+ */
+function documentPath(widget: Widget | null): string | null {
+  const context = (widget as { context?: { localPath?: unknown } } | null)
+    ?.context;
+  return typeof context?.localPath === 'string' ? context.localPath : null;
+}
+
+export const versioningPlugin: JupyterFrontEndPlugin<void> = {
+  id: 'mutirao-lab:versioning',
+  description:
+    'History, notebook-aware diffs (nbdime), restore, commit, branches, pull and push.',
+  autoStart: true,
+  requires: [IRenderMimeRegistry, IEditorServices],
+  optional: [ILabShell, ICommandPalette, IDefaultFileBrowser],
+  activate: (
+    app: JupyterFrontEnd,
+    rendermime: IRenderMimeRegistry,
+    editorServices: IEditorServices,
+    labShell: ILabShell | null,
+    palette: ICommandPalette | null,
+    fileBrowser: IDefaultFileBrowser | null
+  ) => {
+    const shell = labShell ?? app.shell;
+    const editorFactory = editorServices.factoryService.newInlineEditor.bind(
+      editorServices.factoryService
+    );
+    const readWorking = async (repo: string, path: string) => {
+      const full = repo ? `${repo}/${path}` : path;
+      const model = await app.serviceManager.contents.get(full, {
+        content: true,
+        format: 'text',
+        type: 'file'
+      });
+      return String(model.content ?? '');
+    };
+
+    const panel = new HistoryPanel({
+      openDiff: (repo, path, from, to) => {
+        const content = new DiffView({
+          repo,
+          path,
+          from,
+          to,
+          rendermime,
+          editorFactory,
+          readWorking: p => readWorking(repo, p)
+        });
+        const widget = new MainAreaWidget({ content });
+        widget.id = `mutirao-diff-${Date.now()}`;
+        widget.addClass('mutirao-DiffWidget');
+        widget.title.label = content.title.label;
+        widget.title.caption = content.title.caption;
+        widget.title.icon = historyIcon;
+        shell.add(widget, 'main');
+        shell.activateById(widget.id);
+        void content.load();
+      },
+      commit: (location, rootPath) => commitDialog(location, rootPath),
+      branches: async repo => {
+        await branchDialog(repo);
+      },
+      credentials: credentialsDialog
+    });
+    shell.add(panel, 'right', { rank: 650 });
+
+    // the panel follows the document in focus; other widgets (the launcher, a diff) keep it
+    const follow = () => {
+      const path = documentPath(shell.currentWidget);
+      if (path !== null) {
+        void panel.setFile(path);
+      }
+    };
+    if (labShell) {
+      labShell.currentChanged.connect(follow);
+    }
+    void app.restored.then(follow);
+
+    const showHistory = async (path: string | null) => {
+      shell.activateById(panel.id);
+      if (path !== null) {
+        await panel.setFile(path);
+      }
+    };
+    app.commands.addCommand(VersioningCommandIDs.showHistory, {
+      label: args => (args['isPalette'] ? 'Show File History' : 'Show History'),
+      caption: "Show the file's commits and snapshots",
+      icon: args => (args['isPalette'] ? undefined : historyIcon),
+      execute: args => {
+        let path = typeof args['path'] === 'string' ? args['path'] : null;
+        if (path === null && !args['isPalette'] && fileBrowser) {
+          const item = fileBrowser.selectedItems().next();
+          if (item && !item.done && item.value.type !== 'directory') {
+            path = item.value.path;
+          }
+        }
+        if (path === null) {
+          path = documentPath(shell.currentWidget);
+        }
+        return showHistory(path);
+      }
+    });
+    const withPanel = (run: () => Promise<void>) => async () => {
+      follow();
+      shell.activateById(panel.id);
+      await run();
+    };
+    app.commands.addCommand(VersioningCommandIDs.commit, {
+      label: 'Commit Current File…',
+      execute: withPanel(() => panel.commitDialog())
+    });
+    app.commands.addCommand(VersioningCommandIDs.branches, {
+      label: 'Git Branches…',
+      execute: withPanel(() => panel.branchDialog())
+    });
+    app.commands.addCommand(VersioningCommandIDs.pull, {
+      label: 'Git Pull',
+      execute: withPanel(() => panel.remote('pull'))
+    });
+    app.commands.addCommand(VersioningCommandIDs.push, {
+      label: 'Git Push',
+      execute: withPanel(() => panel.remote('push'))
+    });
+
+    app.commands.addCommand(VersioningCommandIDs.credentials, {
+      label: 'Git Credentials…',
+      execute: () => credentialsDialog()
+    });
+
+    if (palette) {
+      for (const command of [
+        VersioningCommandIDs.credentials,
+        VersioningCommandIDs.showHistory,
+        VersioningCommandIDs.commit,
+        VersioningCommandIDs.branches,
+        VersioningCommandIDs.pull,
+        VersioningCommandIDs.push
+      ]) {
+        palette.addItem({
+          command,
+          category: 'Versioning',
+          args: { isPalette: true }
+        });
+      }
+    }
+    app.contextMenu.addItem({
+      command: VersioningCommandIDs.showHistory,
+      selector: '.jp-DirListing-item[data-isdir="false"]',
+      rank: 20
+    });
+  }
+};
