@@ -324,14 +324,6 @@ def test_editor_viewer_and_non_member(hub_factory, browser, artifacts_dir):
                 ctx.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="RoomAuthorizer is not in effect in spawned servers: ServerApp.authorizer_class in"
-    " jupyter_server_config.d/mutirao_lab.json is not read (only jpserver_extensions is), so"
-    " the server answers the viewer's save with 200. Turning it on alone would refuse browser"
-    " users in rooms: the hub's OAuth tokens carry scopes from roles, not from shares, so they"
-    " lack the room-role scopes. Remove this mark when both are fixed.",
-)
 def test_room_server_refuses_a_viewer(hub_factory):
     """The viewer's save and kernel, tried through the room server's REST API with his own
     JupyterHub token (which carries his room role), are refused; the editor's are not."""
