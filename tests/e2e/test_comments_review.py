@@ -17,7 +17,14 @@ import pytest
 import requests
 
 from ..harness import REPO, wait_for
-from .test_comments_browser import LOAD_SOURCE, PANEL, open_lab, threads, write_notebook
+from .test_comments_browser import (
+    LOAD_SOURCE,
+    PANEL,
+    hide_toasts,
+    open_lab,
+    threads,
+    write_notebook,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -37,6 +44,7 @@ PALETTE_LABELS = [
 def screenshot(locator, name: str) -> None:
     """Refresh a user guide's screenshot when asked (MUTIRAO_UPDATE_SCREENSHOTS=1)."""
     if os.environ.get("MUTIRAO_UPDATE_SCREENSHOTS") == "1":
+        hide_toasts(locator.page)
         locator.screenshot(path=str(REPO / "docs" / "_static" / "screenshots" / name))
 
 
