@@ -44,7 +44,13 @@ LIVE_S = 1.5  # the goal is one second; the slack is for a loaded 2-core test ma
 def docs_screenshot(page, name: str) -> None:
     """Refresh the user guide's screenshot when asked (MUTIRAO_UPDATE_SCREENSHOTS=1)."""
     if os.environ.get("MUTIRAO_UPDATE_SCREENSHOTS") == "1":
+        hide_toasts(page)
         page.locator(PANEL).screenshot(path=str(REPO / "docs" / "_static" / "screenshots" / name))
+
+
+def hide_toasts(page) -> None:
+    """Keep JupyterLab's notifications (its news offer, say) out of the user guide's pictures."""
+    page.add_style_tag(content=".Toastify { display: none !important; }")
 
 
 def write_notebook(path) -> None:

@@ -259,6 +259,34 @@ async def test_websocket_receives_changes_within_a_second(jp_ws_fetch, api, note
         ws.close()
 
 
+@pytest.mark.parametrize("body", ["short", "é" * 30_000], ids=["16-bit", "64-bit"])
+async def test_websocket_events_of_every_length_arrive_whole(jp_ws_fetch, api, notebook, body):
+    """The server frames each event once for all its clients: a short event (16-bit length)
+    and one over 64 KiB (a body of accents, escaped in the JSON) reach two clients intact."""
+    _, listing = await api("GET", "threads", params={"path": notebook}, user="vera")
+    sockets = []
+    for user in ("vera", "edu"):
+        ws = await jp_ws_fetch(
+            "mutirao", "api", "comments", "events",
+            params={"file_id": listing["file_id"]}, headers={"Authorization": f"token tok-{user}"},
+        )  # fmt: skip
+        sockets.append(ws)
+    try:
+        thread = await new_thread(api, user="cami", body=body)
+        for ws in sockets:
+            text = await asyncio.wait_for(ws.read_message(), 5)
+            assert len(text) > 65535 or body == "short"
+            assert json.loads(text)["thread"] == thread
+        # the next event follows on the same sockets
+        await api("POST", "threads", thread["id"], "resolve", user="cami")
+        for ws in sockets:
+            msg = json.loads(await asyncio.wait_for(ws.read_message(), 5))
+            assert (msg["type"], msg["thread"]["id"]) == ("resolved", thread["id"])
+    finally:
+        for ws in sockets:
+            ws.close()
+
+
 async def test_websocket_for_an_unknown_file_is_404(jp_ws_fetch, notebook):
     with pytest.raises(HTTPClientError) as e:
         await jp_ws_fetch(
@@ -324,6 +352,23 @@ async def test_text_range_anchor(api, notebook):
     thread = await new_thread(api, text_range={"start": 0, "end": 5})
     assert thread["text_range"] == {"start": 0, "end": 5}
     assert thread["output_index"] is None
+
+
+async def test_a_new_thread_says_where_the_server_spent_its_time(api, notebook):
+    """``Server-Timing`` (shown by the browser's developer tools): getting to the handler,
+    storing, pushing, and the total."""
+    r = await api(
+        "POST",
+        "threads",
+        user="ceci",
+        body={"path": "nb.ipynb", "cell_id": "cell-a", "body": "timed"},
+        raw=True,
+    )
+    assert r.code == 201
+    steps = dict(s.strip().split(";dur=") for s in r.headers["Server-Timing"].split(","))
+    assert set(steps) == {"pre", "db", "push", "app"}
+    assert all(float(v) >= 0 for v in steps.values())
+    assert sum(float(steps[k]) for k in ("pre", "db", "push")) <= float(steps["app"])
 
 
 async def test_xss_is_stored_verbatim_and_returned_as_a_json_string(api, notebook):

@@ -3,6 +3,7 @@ does not read and parse the notebook again; any change to the file is seen at on
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import time
@@ -74,3 +75,40 @@ async def test_a_notebook_just_written_is_not_kept(service, tmp_path, monkeypatc
     await svc.cells("nb.ipynb")
     await svc.cells("nb.ipynb")
     assert cm.reads == 2
+
+
+async def test_concurrent_first_reads_share_one(service, tmp_path, monkeypatch):
+    """A burst of posts on a notebook not read yet waits for one read, not one each; even a
+    notebook just written (not kept afterwards) is read once for the calls that overlap."""
+    monkeypatch.setattr("mutirao_lab.comments.service.RACY_NS", RACY_NS)
+    svc, cm = service
+    write(tmp_path, "x = 1", back_date=False)
+    results = await asyncio.gather(*(svc.cells("nb.ipynb") for _ in range(20)))
+    assert all([c["source"] for c in r] == ["x = 1"] for r in results)
+    assert cm.reads == 1
+    # a later call (the notebook is too new to be kept) reads it again
+    await svc.cells("nb.ipynb")
+    assert cm.reads == 2
+
+
+async def test_a_failed_read_fails_every_caller_and_is_not_kept(service, tmp_path):
+    svc, cm = service
+    (tmp_path / "nb.ipynb").write_text("{not json")
+    results = await asyncio.gather(
+        *(svc.cells("nb.ipynb") for _ in range(3)), return_exceptions=True
+    )
+    assert all(isinstance(r, Exception) for r in results), results
+    assert cm.reads == 1
+    write(tmp_path, "fixed")
+    assert [c["source"] for c in await svc.cells("nb.ipynb")] == ["fixed"]
+
+
+async def test_the_first_listener_of_a_notebook_has_its_cells_read_ahead(service, tmp_path):
+    svc, cm = service
+    write(tmp_path, "x = 1")
+    svc.subscribe("file-1", lambda frame: None, "nb.ipynb")
+    svc.subscribe("file-1", lambda frame: None, "nb.ipynb")  # the second one reads nothing
+    await asyncio.gather(*svc._warming)
+    assert cm.reads == 1
+    await svc.cells("nb.ipynb")  # a post now finds them
+    assert cm.reads == 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import struct
+
 import pytest
 
 from mutirao_lab.comments.model import (
@@ -18,6 +20,7 @@ from mutirao_lab.comments.model import (
     parse_mentions,
     reconcile,
 )
+from mutirao_lab.comments.service import text_frame
 
 # role → action → (as author, not as author)
 PERMISSIONS = {
@@ -158,3 +161,25 @@ def test_reconcile_of_an_empty_notebook_outdates_everything_once():
     changes = reconcile(threads, [])
     assert changes == [AnchorChange("t", True, "src")]
     assert reconcile([AnchorState("t", "a", True, "src")], []) == []
+
+
+@pytest.mark.parametrize("size", [0, 125, 126, 65535, 65536, 200_000])
+def test_text_frame_is_what_rfc_6455_says(size):
+    """A final, unmasked text frame with the shortest length encoding for ``size``."""
+    payload = bytes(range(256)) * (size // 256) + bytes(size % 256)
+    frame = text_frame(payload)
+    assert frame[0] == 0x81  # FIN + text
+    assert frame[1] & 0x80 == 0  # not masked
+    n = frame[1] & 0x7F
+    if size < 126:
+        assert n == size
+        start = 2
+    elif size <= 0xFFFF:
+        assert n == 126
+        assert struct.unpack("!H", frame[2:4])[0] == size
+        start = 4
+    else:
+        assert n == 127
+        assert struct.unpack("!Q", frame[2:10])[0] == size
+        start = 10
+    assert frame[start:] == payload

@@ -5,10 +5,12 @@ changes to the websocket clients of each file (an in-process publish/subscribe).
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import inspect
 import json
 import os
+import struct
 import time
 import uuid
 from collections.abc import Callable, Hashable
@@ -23,7 +25,8 @@ from .store import CommentDB, CommentStore
 #: jupyter_server's contents events (save, rename, ...), emitted on its event bus
 CONTENTS_EVENTS = "https://events.jupyter.org/jupyter_server/contents_service/v1"
 
-#: A websocket client of a file: called with each event, as JSON text (encoded once for all)
+#: A websocket client of a file: called with each event as a whole websocket text frame,
+#: built once for every client (see :func:`text_frame`)
 Listener = Callable[[bytes], None]
 
 #: Notebooks whose cells :meth:`CommentsService.cells` keeps, the most recently read ones
@@ -45,6 +48,20 @@ def new_id() -> str:
     return uuid.uuid4().hex
 
 
+def text_frame(payload: bytes) -> bytes:
+    """One unfragmented, unmasked, uncompressed websocket text frame (RFC 6455, 5.2), as a
+    server sends it. The same bytes can go to every client: a server never masks its frames,
+    and the events socket does not negotiate compression."""
+    n = len(payload)
+    if n < 126:
+        header = struct.pack("!BB", 0x81, n)
+    elif n <= 0xFFFF:
+        header = struct.pack("!BBH", 0x81, 126, n)
+    else:
+        header = struct.pack("!BBQ", 0x81, 127, n)
+    return header + payload
+
+
 class CommentsService:
     """Shared by every comments handler of one server; made by ``MutiraoApp``."""
 
@@ -56,6 +73,9 @@ class CommentsService:
         self._listeners: dict[str, set[Listener]] = {}
         # ("disk" | "live", path) -> (version, cells): see cells()
         self._cells: dict[tuple[str, str], tuple[Hashable, list[dict[str, Any]]]] = {}
+        # path -> (version, the read of it in progress): see cells()
+        self._reads: dict[str, tuple[Hashable, asyncio.Future[list[dict[str, Any]]]]] = {}
+        self._warming: set[asyncio.Task[Any]] = set()
 
     # -- who -----------------------------------------------------------------------------
 
@@ -109,8 +129,11 @@ class CommentsService:
 
         The cells of the last notebooks read are kept with their version (the live document's
         encoded state; the file's inode, size and times), and handed out again while the
-        version is the same, rather than parsed again for every post. The dicts are shared:
-        callers must not change them.
+        version is the same, rather than parsed again for every post. Calls that come while
+        the same version is being read from disk wait for that read instead of starting their
+        own (the first read of a notebook, validated by the contents manager, can take a
+        second on a busy server; a burst of posts would otherwise each pay it). The dicts are
+        shared: callers must not change them.
         """
         ydoc = self.settings.get("jupyter_server_ydoc")
         if ydoc is not None and hasattr(ydoc, "get_document"):
@@ -137,14 +160,32 @@ class CommentsService:
             cached = self._cached_cells(("disk", path), version)
             if cached is not None:
                 return cached
+        reading = self._reads.get(path)
+        if reading is not None and reading[0] == version:
+            return list(await asyncio.shield(reading[1]))
+        done: asyncio.Future[list[dict[str, Any]]] = asyncio.get_running_loop().create_future()
+        self._reads[path] = (version, done)
+        try:
+            cells = await self._read_cells(cm, path)
+        except BaseException as e:
+            done.set_exception(e)
+            done.exception()  # seen, even when nobody else was waiting
+            raise
+        finally:
+            if self._reads.get(path, (None, None))[1] is done:
+                del self._reads[path]
+        done.set_result(cells)
+        if version is not None and time.time_ns() - max(version[3], version[4]) > RACY_NS:
+            self._keep_cells(("disk", path), version, cells)
+        return list(cells)
+
+    @staticmethod
+    async def _read_cells(cm: Any, path: str) -> list[dict[str, Any]]:
         try:
             model = await ensure_async(cm.get(path, content=True, type="notebook"))
         except web.HTTPError as e:
             raise CommentError(404 if e.status_code < 500 else 500, f"cannot read {path}") from e
-        cells = list(model["content"]["cells"])
-        if version is not None and time.time_ns() - max(version[3], version[4]) > RACY_NS:
-            self._keep_cells(("disk", path), version, cells)
-        return list(cells)
+        return list(model["content"]["cells"])
 
     @staticmethod
     def _file_version(cm: Any, path: str) -> tuple[int, ...] | None:
@@ -212,8 +253,22 @@ class CommentsService:
 
     # -- live ------------------------------------------------------------------------------
 
-    def subscribe(self, file_id: str, listener: Listener) -> None:
-        self._listeners.setdefault(file_id, set()).add(listener)
+    def subscribe(self, file_id: str, listener: Listener, path: str | None = None) -> None:
+        """Send the file's events to ``listener``. The first client of a notebook (at
+        ``path``) also has its cells read now, in the background: people open a notebook
+        before they comment on it, so the first comment does not wait for that read."""
+        listeners = self._listeners.setdefault(file_id, set())
+        if not listeners and path is not None:
+            task = asyncio.ensure_future(self._warm(path))
+            self._warming.add(task)
+            task.add_done_callback(self._warming.discard)
+        listeners.add(listener)
+
+    async def _warm(self, path: str) -> None:
+        try:
+            await self.cells(path)
+        except Exception:  # a post will say what is wrong, if anyone posts
+            self.log.debug("Mutirão comments: could not read %s ahead", path, exc_info=True)
 
     def unsubscribe(self, file_id: str, listener: Listener) -> None:
         listeners = self._listeners.get(file_id, set())
@@ -224,16 +279,18 @@ class CommentsService:
     def publish(self, kind: str, thread: Thread, **extra: Any) -> None:
         """Send ``{"type": kind, "thread": ...}`` to the file's clients, now (no batching).
 
-        The event is encoded once, and the same text goes to every client."""
+        The event is encoded once, as JSON and then as a websocket frame, and the same bytes go
+        to every client: with 100 clients, framing each copy (and tornado's task per message)
+        cost more than everything else a post does."""
         listeners = self._listeners.get(thread.anchor.file_id)
         if not listeners:
             return
         message = {"type": kind, "file_id": thread.anchor.file_id, "thread": thread.to_json()}
         message.update(extra)
-        text = json.dumps(message).encode()
+        frame = text_frame(json.dumps(message).encode())
         for listener in list(listeners):
             try:
-                listener(text)
+                listener(frame)
             except Exception:  # one broken client must not keep the others from hearing
                 self.log.exception("Mutirão comments: could not push an event")
 

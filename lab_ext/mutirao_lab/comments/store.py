@@ -281,11 +281,21 @@ class CommentDB:
                 json.dumps(c.mentions),
             ),
         )
-        self._set_mentions(con, c.id, c.author.username, c.mentions)
+        self._set_mentions(con, c.id, c.author.username, c.mentions, new=True)
 
     @staticmethod
-    def _set_mentions(con: sqlite3.Connection, comment_id: str, author: str, names: list[str]):
+    def _set_mentions(
+        con: sqlite3.Connection, comment_id: str, author: str, names: list[str], new: bool = False
+    ) -> None:
         wanted = [n for n in names if n != author]  # nobody needs to be told what they wrote
+        if new:
+            # a new comment has no mentions yet; every statement saved is a GIL hand-off saved
+            if wanted:
+                con.executemany(
+                    "INSERT OR IGNORE INTO mentions (username, comment_id) VALUES (?, ?)",
+                    [(n, comment_id) for n in wanted],
+                )
+            return
         marks = ",".join("?" * len(wanted))
         con.execute(
             f"DELETE FROM mentions WHERE comment_id = ? AND username NOT IN ({marks})",  # noqa: S608
@@ -319,7 +329,8 @@ class CommentDB:
             )
             for c in thread.comments:
                 self._insert_comment(con, c)
-        return self.get_thread(thread.id)  # type: ignore[return-value]
+        # what was written, as written: reading it back would only cost time
+        return thread
 
     def add_comment(self, comment: Comment) -> Thread | None:
         with self._tx() as con:

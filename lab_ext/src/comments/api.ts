@@ -90,6 +90,8 @@ export interface INewThread {
   cell_id: string;
   body: string;
   output_index?: number | null;
+  /** Code points `[start, end)` of the cell's source (see `selection.ts`). */
+  text_range?: { start: number; end: number } | null;
 }
 
 const ROOT = 'comments';
@@ -173,6 +175,49 @@ export function markMentionsRead(
   return requestAPI<{ unread: number }>(
     `${ROOT}/mentions/read`,
     json('POST', commentIds ? { comment_ids: commentIds } : {})
+  );
+}
+
+/**
+ * What `GET export` answers for `format=json`: every thread of the notebook.
+ */
+export interface IExport {
+  format: 'mutirao-comments';
+  version: number;
+  file_id: string;
+  path: string;
+  exported_at: string;
+  threads: IThread[];
+}
+
+/**
+ * A notebook's threads (`json`), or the notebook with them in its metadata (`notebook`);
+ * nothing is written on the server.
+ */
+export function exportThreads(fileId: string, format: 'json'): Promise<IExport>;
+export function exportThreads(
+  fileId: string,
+  format: 'notebook'
+): Promise<Record<string, unknown>>;
+export function exportThreads(
+  fileId: string,
+  format: 'json' | 'notebook'
+): Promise<unknown> {
+  return requestAPI<unknown>(
+    `${ROOT}/export${URLExt.objectToQueryString({ file_id: fileId, format })}`
+  );
+}
+
+/**
+ * Write a copy of the notebook with its threads in its metadata, beside it (editors and
+ * owners); answers the copy's path.
+ */
+export function saveCommentedCopy(
+  fileId: string
+): Promise<{ path: string; threads: number }> {
+  return requestAPI<{ path: string; threads: number }>(
+    `${ROOT}/export`,
+    json('POST', { file_id: fileId })
   );
 }
 

@@ -4,8 +4,10 @@
 import { Cell, CodeCell } from '@jupyterlab/cells';
 import { NotebookPanel } from '@jupyterlab/notebook';
 
+import type { IThread } from './api';
 import { countByCell, IAnchorCounts, NotebookThreads } from './model';
 import { el } from './render';
+import { ITextRange, markRanges } from './selection';
 
 const BADGE = 'mutirao-CommentBadge';
 
@@ -15,6 +17,8 @@ const BADGE = 'mutirao-CommentBadge';
 export interface IAnchorTarget {
   cellId: string;
   outputIndex: number | null;
+  /** A piece of the cell's source (code points), for a thread on selected text. */
+  textRange?: ITextRange | null;
 }
 
 const BUBBLE_SVG = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16" width="12" height="12" aria-hidden="true"><path fill="currentColor" d="M2 2h12a1 1 0 0 1 1 1v8a1 1 0 0 1-1 1H6l-3.5 3V12H2a1 1 0 0 1-1-1V3a1 1 0 0 1 1-1z"/></svg>`;
@@ -72,9 +76,17 @@ export class CellBadges {
   update(): void {
     const counts = countByCell(this._threads.threads.filter(t => !t.resolved));
     const all = countByCell(this._threads.threads);
+    const ranges = new Map<string, IThread[]>();
+    for (const t of this._threads.threads) {
+      if (t.text_range && !t.resolved && !t.outdated) {
+        ranges.set(t.cell_id, [...(ranges.get(t.cell_id) ?? []), t]);
+      }
+    }
     for (const cell of this._panel.content.widgets) {
       const id = cell.model.id;
       this._updateCell(cell, id, counts.get(id), all.get(id));
+      // open threads on a piece of the source mark that piece in the editor
+      markRanges(cell, ranges.get(id) ?? []);
     }
   }
 

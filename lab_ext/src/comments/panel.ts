@@ -1,9 +1,9 @@
 /**
- * The comments side panel: the current notebook's threads with filters, a composer for a new
- * thread on the active cell (or one of its outputs), replies, edits, resolve and reopen.
+ * The comments side panel: the current notebook's threads with filters, the composer of new
+ * threads (`composer.ts`), the threads themselves (`threadview.ts`), and export buttons.
  */
 import { Dialog, showDialog } from '@jupyterlab/apputils';
-import { Cell, CodeCell } from '@jupyterlab/cells';
+import { CodeCell } from '@jupyterlab/cells';
 import { NotebookPanel } from '@jupyterlab/notebook';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { LabIcon } from '@jupyterlab/ui-components';
@@ -13,7 +13,8 @@ import { MutiraoAPIError } from '../handler';
 import * as api from './api';
 import type { IComment, IThread } from './api';
 import type { IAnchorTarget } from './badges';
-import { withMentions } from './mentions';
+import { Composer } from './composer';
+import { downloadCommentedCopy, downloadThreads } from './exporter';
 import {
   FILTERS,
   matches,
@@ -22,7 +23,9 @@ import {
   sortThreads,
   ThreadFilter
 } from './model';
-import { avatar, el, renderBody, timeLabel } from './render';
+import { el } from './render';
+import { selectRange } from './selection';
+import { button, IThreadContext, threadNode } from './threadview';
 
 /**
  * Id of the right side-panel widget (also the DOM id of its root node).
@@ -61,11 +64,6 @@ function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-function firstLine(source: string): string {
-  const line = source.split('\n').find(l => l.trim().length > 0) ?? '';
-  return line.length > 60 ? `${line.slice(0, 57)}…` : line;
-}
-
 /**
  * The comments panel. One for the whole lab; it shows the current notebook's threads.
  */
@@ -95,18 +93,23 @@ export class CommentsPanel extends Widget {
       filters.appendChild(b);
     }
     this._filtersNode = filters;
+    this._errorNode.hidden = true;
 
     this.node.append(
       header,
       this._fileNode,
       filters,
-      this._buildComposer(),
+      this._buildExport(),
+      this._composer.node,
+      this._errorNode,
       this._listNode
     );
     _options.mentions.changed.connect(this._updateMentions, this);
     this._updateMentions();
     this.setFilter('all');
     this.setNotebook(null, null);
+    this._composer.update();
+    this._updateExport();
   }
 
   get filter(): ThreadFilter {
@@ -146,7 +149,6 @@ export class CommentsPanel extends Widget {
     this._nodes.clear();
     this._listNode.replaceChildren();
     this._selected.clear();
-    this._target = null;
     if (panel) {
       panel.content.activeCellChanged.connect(this._onActiveCell, this);
       panel.content.model?.contentChanged.connect(this._soon, this);
@@ -154,8 +156,18 @@ export class CommentsPanel extends Widget {
     }
     threads?.changed.connect(this._soon, this);
     this._updateFile();
-    this._updateComposer();
+    this._composer.setNotebook(panel, threads);
+    this._updateExport();
     this._renderList();
+  }
+
+  /**
+   * Redraw everything that depends on the user's role (known once the members are read).
+   */
+  refresh(): void {
+    this._composer.update();
+    this._updateExport();
+    this._renderList(true);
   }
 
   /**
@@ -184,9 +196,36 @@ export class CommentsPanel extends Widget {
    * Point the composer at a cell or output and focus it.
    */
   startThread(target: IAnchorTarget): void {
-    this._target = target;
-    this._updateComposer();
-    this._input.focus();
+    this._composer.start(target);
+  }
+
+  /**
+   * Download the notebook's threads as JSON (`json`) or a copy of the notebook with them in
+   * its metadata (`notebook`), or save that copy beside the notebook (`copy`).
+   */
+  async exportThreads(how: 'json' | 'notebook' | 'copy'): Promise<void> {
+    const threads = this._threads;
+    if (!threads) {
+      return;
+    }
+    try {
+      if (how === 'json') {
+        await downloadThreads(threads.fileId, threads.path);
+        this._showStatus(null);
+      } else if (how === 'notebook') {
+        await downloadCommentedCopy(threads.fileId, threads.path);
+        this._showStatus(null);
+      } else {
+        const saved = await api.saveCommentedCopy(threads.fileId);
+        const n = saved.threads;
+        this._showStatus(
+          `Saved ${saved.path} with ${n} thread${n === 1 ? '' : 's'} in its metadata.`
+        );
+      }
+      this._showError(null);
+    } catch (error) {
+      this._showError(error);
+    }
   }
 
   dispose(): void {
@@ -223,121 +262,59 @@ export class CommentsPanel extends Widget {
     this._fileNode.classList.toggle('mutirao-mod-none', !nb);
   }
 
-  // -- composer ----------------------------------------------------------------------------
-
-  private _buildComposer(): HTMLElement {
-    const box = el('div', 'mutirao-Composer');
-    this._input.className = 'mutirao-ComposerInput';
-    this._input.rows = 3;
-    this._input.placeholder =
-      'Comment on the active cell… (Markdown, @ to mention)';
-    this._input.addEventListener('keydown', event => {
-      if (event.key === 'Enter' && (event.ctrlKey || event.metaKey)) {
-        event.preventDefault();
-        void this._submitThread();
-      }
-    });
-    this._anchorSelect.className = 'mutirao-ComposerAnchor';
-    this._anchorSelect.addEventListener('change', () => {
-      const cellId = this._anchorSelect.dataset.cellId ?? '';
-      const v = this._anchorSelect.value;
-      this._target = { cellId, outputIndex: v === '' ? null : Number(v) };
-    });
-    this._submit.className =
-      'mutirao-ComposerSubmit jp-mod-styled jp-mod-accept';
-    this._submit.type = 'button';
-    this._submit.textContent = 'Comment';
-    this._submit.addEventListener('click', () => void this._submitThread());
-    const row = el('div', 'mutirao-ComposerRow');
-    row.append(this._anchorSelect, this._submit);
-    box.append(
-      this._targetNode,
-      withMentions(this._input, () => this._options.members().members),
-      row,
-      this._errorNode
-    );
-    this._errorNode.hidden = true;
-    return box;
-  }
-
   private _onActiveCell(): void {
-    this._target = null;
-    this._updateComposer();
+    this._composer.reset();
   }
 
-  private _cellOf(cellId: string): { cell: Cell; index: number } | null {
-    const widgets = this._nb?.content.widgets ?? [];
-    const index = widgets.findIndex(c => c.model.id === cellId);
-    return index < 0 ? null : { cell: widgets[index], index };
+  // -- export --------------------------------------------------------------------------------
+
+  private _buildExport(): HTMLElement {
+    const node = this._exportNode;
+    node.setAttribute('role', 'toolbar');
+    node.setAttribute('aria-label', 'Export the threads');
+    node.append(
+      el('span', 'mutirao-ExportLabel', 'Export:'),
+      button(
+        'JSON',
+        'mutirao-ExportJson',
+        () => void this.exportThreads('json')
+      ),
+      button(
+        'Notebook',
+        'mutirao-ExportNotebook',
+        () => void this.exportThreads('notebook')
+      ),
+      this._saveCopyButton,
+      this._statusNode
+    );
+    for (const [b, title] of [
+      [node.children[1], 'Download the threads as a JSON file'],
+      [
+        node.children[2],
+        "Download a copy of the notebook with the threads in its metadata (the notebook itself doesn't change)"
+      ],
+      [
+        this._saveCopyButton,
+        'Save a copy of the notebook beside it, with the threads in its metadata'
+      ]
+    ] as [HTMLElement, string][]) {
+      b.title = title;
+    }
+    this._statusNode.hidden = true;
+    return node;
   }
 
-  private _updateComposer(): void {
-    const nb = this._nb;
-    const cell =
-      (this._target && this._cellOf(this._target.cellId)?.cell) ??
-      nb?.content.activeCell ??
-      null;
-    const canWrite = this._options.members().me.role !== 'viewer';
-    const enabled = !!nb && !!cell && canWrite;
-    this._input.disabled = !enabled;
-    this._submit.disabled = !enabled;
-    this._anchorSelect.disabled = !enabled;
-    if (!nb || !cell) {
-      this._targetNode.textContent = nb
-        ? 'Select a cell to comment on it.'
-        : '';
-      this._anchorSelect.replaceChildren();
-      return;
-    }
-    if (!canWrite) {
-      this._targetNode.textContent =
-        'Viewers can read comments, not write them.';
-    }
-    const index = nb.content.widgets.indexOf(cell);
-    const cellId = cell.model.id;
-    const outputs = cell instanceof CodeCell ? cell.model.outputs.length : 0;
-    const wanted =
-      this._target?.cellId === cellId ? this._target.outputIndex : null;
-    const options = [new Option(`Cell ${index + 1}`, '')];
-    for (let i = 0; i < outputs; i++) {
-      options.push(new Option(`Cell ${index + 1}, output ${i + 1}`, String(i)));
-    }
-    this._anchorSelect.replaceChildren(...options);
-    this._anchorSelect.dataset.cellId = cellId;
-    this._anchorSelect.value =
-      wanted !== null && wanted < outputs ? String(wanted) : '';
-    if (canWrite) {
-      const preview = firstLine(cell.model.sharedModel.getSource());
-      this._targetNode.textContent = `New thread on cell ${index + 1}${preview ? `: ${preview}` : ''}`;
-    }
-    this._targetNode.className = 'mutirao-ComposerTarget';
+  private _updateExport(): void {
+    this._exportNode.hidden = !this._threads;
+    const role = this._options.members().me.role;
+    // writing a file beside the notebook is for editors and owners
+    this._saveCopyButton.hidden = role !== 'editor' && role !== 'owner';
+    this._showStatus(null);
   }
 
-  private async _submitThread(): Promise<void> {
-    const threads = this._threads;
-    const cellId = this._anchorSelect.dataset.cellId;
-    const body = this._input.value;
-    if (!threads || !cellId || !body.trim()) {
-      return;
-    }
-    const v = this._anchorSelect.value;
-    this._submit.disabled = true;
-    try {
-      const thread = await api.createThread({
-        file_id: threads.fileId,
-        cell_id: cellId,
-        body,
-        output_index: v === '' ? null : Number(v)
-      });
-      this._input.value = '';
-      this._showError(null);
-      this._selected = new Set([thread.id]);
-      threads.put(thread);
-    } catch (error) {
-      this._showError(error);
-    } finally {
-      this._submit.disabled = false;
-    }
+  private _showStatus(text: string | null): void {
+    this._statusNode.hidden = text === null;
+    this._statusNode.textContent = text ?? '';
   }
 
   private _showError(error: unknown): void {
@@ -352,7 +329,7 @@ export class CommentsPanel extends Widget {
     window.clearTimeout(this._timer);
     this._timer = window.setTimeout(() => {
       this._renderList();
-      this._updateComposer();
+      this._composer.update();
     }, 30);
   }
 
@@ -365,7 +342,8 @@ export class CommentsPanel extends Widget {
       this._nodes.clear();
       return;
     }
-    const order = this._nb.content.widgets.map(c => c.model.id);
+    const widgets = this._nb.content.widgets;
+    const order = widgets.map(c => c.model.id);
     const present = new Set(order);
     const me = this._me;
     const visible = sortThreads(threads.threads, order).filter(t =>
@@ -379,6 +357,9 @@ export class CommentsPanel extends Widget {
       const key = JSON.stringify([
         t,
         index,
+        t.text_range && index >= 0
+          ? widgets[index].model.sharedModel.getSource()
+          : null,
         outdated,
         this._selected.has(t.id),
         t.comments.map(c => this._options.mentions.isUnread(c.id)),
@@ -386,7 +367,9 @@ export class CommentsPanel extends Widget {
       ]);
       let entry = this._nodes.get(t.id);
       if (!entry || entry.key !== key || force) {
-        const node = this._threadNode(t, index, outdated);
+        const source =
+          index >= 0 ? widgets[index].model.sharedModel.getSource() : null;
+        const node = threadNode(this._context(), t, index, outdated, source);
         if (entry) {
           this._keepFocus(entry.node, node);
         }
@@ -454,225 +437,28 @@ export class CommentsPanel extends Widget {
     }
   }
 
-  private _threadNode(
-    t: IThread,
-    index: number,
-    outdated: boolean
-  ): HTMLElement {
-    const node = el('div', 'mutirao-Thread');
-    node.dataset.threadId = t.id;
-    node.dataset.cellId = t.cell_id;
-    if (t.output_index !== null) {
-      node.dataset.outputIndex = String(t.output_index);
-    }
-    node.classList.toggle('mutirao-mod-resolved', t.resolved);
-    node.classList.toggle('mutirao-mod-outdated', outdated);
-    node.classList.toggle('mutirao-mod-selected', this._selected.has(t.id));
-    node.addEventListener('click', () => void this._markRead([t]));
-
-    const head = el('div', 'mutirao-ThreadHeader');
-    const where =
-      index < 0
-        ? 'Deleted cell'
-        : `Cell ${index + 1}${t.output_index !== null ? `, output ${t.output_index + 1}` : ''}`;
-    head.appendChild(el('span', 'mutirao-ThreadAnchor', where));
-    if (outdated) {
-      head.appendChild(
-        el('span', 'mutirao-Tag mutirao-mod-outdated', 'outdated')
-      );
-    }
-    if (t.resolved) {
-      const tag = el('span', 'mutirao-Tag mutirao-mod-resolved', 'resolved');
-      if (t.resolved_by) {
-        tag.title = `Resolved by ${t.resolved_by.display_name || t.resolved_by.username}`;
-      }
-      head.appendChild(tag);
-    }
-    const actions = el('span', 'mutirao-ThreadActions');
-    if (index >= 0) {
-      actions.appendChild(
-        this._button('Jump to cell', 'mutirao-JumpButton', () => this._jump(t))
-      );
-    }
-    const role = this._options.members().me.role;
-    const mine = t.author.username === this._me;
-    if (
-      role === 'editor' ||
-      role === 'owner' ||
-      (role === 'commenter' && mine)
-    ) {
-      actions.appendChild(
-        this._button(
-          t.resolved ? 'Reopen' : 'Resolve',
-          'mutirao-ResolveButton',
-          () => this._run(t, () => api.setResolved(t.id, !t.resolved))
-        )
-      );
-    }
-    head.appendChild(actions);
-    node.appendChild(head);
-
-    if (outdated) {
-      const box = el('div', 'mutirao-LastSource');
-      box.appendChild(
-        el(
-          'div',
-          'mutirao-LastSourceLabel',
-          'The cell was deleted. Its last source:'
-        )
-      );
-      box.appendChild(el('pre', 'mutirao-LastSourceCode', t.last_source ?? ''));
-      node.appendChild(box);
-    }
-
-    for (const c of t.comments) {
-      node.appendChild(this._commentNode(t, c, role));
-    }
-
-    if (role !== 'viewer') {
-      const reply = document.createElement('textarea');
-      reply.className = 'mutirao-ReplyInput';
-      reply.dataset.role = 'reply';
-      reply.rows = 1;
-      reply.placeholder = 'Reply… (@ to mention)';
-      reply.value = this._drafts.get(t.id) ?? '';
-      reply.addEventListener('input', () =>
-        this._drafts.set(t.id, reply.value)
-      );
-      const send = () => {
-        const body = reply.value;
-        if (!body.trim()) {
-          return;
-        }
-        void this._run(t, async () => {
-          const updated = await api.reply(t.id, body);
-          this._drafts.delete(t.id);
-          return updated;
-        });
-      };
-      reply.addEventListener('keydown', event => {
-        if (event.key === 'Enter' && (event.ctrlKey || event.metaKey)) {
-          event.preventDefault();
-          send();
-        }
-      });
-      const box = el('div', 'mutirao-ReplyBox');
-      box.append(
-        withMentions(reply, () => this._options.members().members),
-        this._button('Reply', 'mutirao-ReplyButton', send)
-      );
-      node.appendChild(box);
-    }
-    return node;
+  /**
+   * What the thread nodes need, as the panel has it now.
+   */
+  private _context(): IThreadContext {
+    return {
+      me: this._me,
+      role: this._options.members().me.role,
+      rendermime: this._options.rendermime,
+      mentions: this._options.mentions,
+      members: () => this._options.members().members,
+      selected: this._selected,
+      drafts: this._drafts,
+      editing: this._editing,
+      rerender: () => this._renderList(true),
+      run: action => this._run(action),
+      remove: (t, c) => this._delete(t, c),
+      jump: t => this._jump(t),
+      markRead: threads => void this._markRead(threads)
+    };
   }
 
-  private _commentNode(t: IThread, c: IComment, role: string): HTMLElement {
-    const node = el('div', 'mutirao-Comment');
-    node.dataset.commentId = c.id;
-    const unread = this._options.mentions.isUnread(c.id);
-    node.classList.toggle('mutirao-mod-unread', unread);
-    const meta = el('div', 'mutirao-CommentMeta');
-    meta.append(
-      avatar(c.author),
-      el(
-        'span',
-        'mutirao-AuthorName',
-        c.author.display_name || c.author.username
-      ),
-      timeLabel(c.created_at)
-    );
-    meta.lastElementChild?.setAttribute('data-username', c.author.username);
-    (meta.children[1] as HTMLElement).title = `@${c.author.username}`;
-    if (c.edited_at) {
-      meta.appendChild(el('span', 'mutirao-Edited', '(edited)'));
-    }
-    if (unread) {
-      meta.appendChild(
-        el('span', 'mutirao-Tag mutirao-mod-mention', 'mentions you')
-      );
-    }
-    node.appendChild(meta);
-
-    const mine = c.author.username === this._me;
-    const moderator = role === 'editor' || role === 'owner';
-    if (this._editing.has(c.id)) {
-      const editor = document.createElement('textarea');
-      editor.className = 'mutirao-EditInput';
-      editor.dataset.role = `edit-${c.id}`;
-      editor.rows = 3;
-      editor.value = this._editing.get(c.id) ?? c.body;
-      editor.addEventListener('input', () =>
-        this._editing.set(c.id, editor.value)
-      );
-      const save = () =>
-        void this._run(t, async () => {
-          const updated = await api.editComment(t.id, c.id, editor.value);
-          this._editing.delete(c.id);
-          return updated;
-        });
-      editor.addEventListener('keydown', event => {
-        if (event.key === 'Enter' && (event.ctrlKey || event.metaKey)) {
-          event.preventDefault();
-          save();
-        } else if (event.key === 'Escape') {
-          this._editing.delete(c.id);
-          this._renderList(true);
-        }
-      });
-      const bar = el('div', 'mutirao-CommentActions');
-      bar.append(
-        this._button('Save', 'mutirao-SaveButton', save),
-        this._button('Cancel', 'mutirao-CancelButton', () => {
-          this._editing.delete(c.id);
-          this._renderList(true);
-        })
-      );
-      node.append(
-        withMentions(editor, () => this._options.members().members),
-        bar
-      );
-      return node;
-    }
-
-    const body = el('div', 'mutirao-CommentBody');
-    void renderBody(this._options.rendermime, c.body, body);
-    node.appendChild(body);
-    if (role !== 'viewer' && (mine || moderator)) {
-      const bar = el('div', 'mutirao-CommentActions');
-      bar.append(
-        this._button('Edit', 'mutirao-EditButton', () => {
-          this._editing.set(c.id, c.body);
-          this._renderList(true);
-        }),
-        this._button(
-          'Delete',
-          'mutirao-DeleteButton',
-          () => void this._delete(t, c)
-        )
-      );
-      node.appendChild(bar);
-    }
-    return node;
-  }
-
-  private _button(
-    label: string,
-    className: string,
-    onClick: () => void
-  ): HTMLButtonElement {
-    const b = el('button', `mutirao-Button ${className}`, label);
-    b.type = 'button';
-    b.addEventListener('click', event => {
-      event.stopPropagation();
-      onClick();
-    });
-    return b;
-  }
-
-  private async _run(
-    t: IThread,
-    action: () => Promise<IThread>
-  ): Promise<void> {
+  private async _run(action: () => Promise<IThread>): Promise<void> {
     try {
       const updated = await action();
       this._showError(null);
@@ -709,10 +495,11 @@ export class CommentsPanel extends Widget {
 
   private _jump(t: IThread): void {
     const nb = this._nb;
-    const found = this._cellOf(t.cell_id);
-    if (!nb || !found) {
+    const index = nb?.content.widgets.findIndex(c => c.model.id === t.cell_id);
+    if (!nb || index === undefined || index < 0) {
       return;
     }
+    const found = { cell: nb.content.widgets[index], index };
     this._options.activate(nb);
     nb.content.activeCellIndex = found.index;
     nb.content.deselectAll();
@@ -721,6 +508,9 @@ export class CommentsPanel extends Widget {
       t.output_index !== null && found.cell instanceof CodeCell
         ? found.cell.outputArea.widgets[t.output_index]?.node
         : undefined;
+    if (t.text_range) {
+      selectRange(found.cell, t.text_range);
+    }
     const flash = target ?? found.cell.node;
     flash.classList.add('mutirao-mod-flash');
     window.setTimeout(() => flash.classList.remove('mutirao-mod-flash'), 1500);
@@ -742,7 +532,6 @@ export class CommentsPanel extends Widget {
   private _threads: NotebookThreads | null = null;
   private _filter: ThreadFilter = 'all';
   private _selected = new Set<string>();
-  private _target: IAnchorTarget | null = null;
   private _nodes = new Map<string, { key: string; node: HTMLElement }>();
   private _drafts = new Map<string, string>();
   private _editing = new Map<string, string>();
@@ -751,9 +540,20 @@ export class CommentsPanel extends Widget {
   private _fileNode = el('div', 'mutirao-CommentsFile');
   private _filtersNode: HTMLElement;
   private _listNode = el('div', 'mutirao-ThreadList');
-  private _input = document.createElement('textarea');
-  private _anchorSelect = document.createElement('select');
-  private _submit = document.createElement('button');
-  private _targetNode = el('div', 'mutirao-ComposerTarget');
+  private _composer = new Composer({
+    members: () => this._options.members(),
+    created: thread => {
+      this._selected = new Set([thread.id]);
+      this._renderList();
+    },
+    error: error => this._showError(error)
+  });
   private _errorNode = el('div', 'mutirao-Error');
+  private _exportNode = el('div', 'mutirao-Export');
+  private _saveCopyButton = button(
+    'Save copy with comments',
+    'mutirao-ExportCopy',
+    () => void this.exportThreads('copy')
+  );
+  private _statusNode = el('div', 'mutirao-ExportStatus');
 }

@@ -7,6 +7,7 @@ import {
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
+import { ICommandPalette } from '@jupyterlab/apputils';
 import { CodeCell } from '@jupyterlab/cells';
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
@@ -15,12 +16,19 @@ import * as api from './api';
 import { CellBadges, IAnchorTarget } from './badges';
 import { Mentions, NotebookThreads } from './model';
 import { CommentsPanel, commentsIcon } from './panel';
+import { selectedRange } from './selection';
 
 export namespace CommentCommandIDs {
   export const open = 'mutirao-lab:open-comments';
   export const commentCell = 'mutirao-lab:comment-cell';
   export const commentOutput = 'mutirao-lab:comment-output';
+  export const commentSelection = 'mutirao-lab:comment-selection';
+  export const exportJson = 'mutirao-lab:export-comments';
+  export const exportNotebook = 'mutirao-lab:export-comments-notebook';
+  export const saveCopy = 'mutirao-lab:save-commented-copy';
 }
+
+const PALETTE_CATEGORY = 'Comments';
 
 // how often unread mentions in notebooks that are not open are looked for
 const MENTIONS_POLL_MS = 30_000;
@@ -30,12 +38,13 @@ export const commentsPlugin: JupyterFrontEndPlugin<void> = {
   description: 'Comment threads on notebook cells and outputs.',
   autoStart: true,
   requires: [INotebookTracker],
-  optional: [IRenderMimeRegistry, ILabShell],
+  optional: [IRenderMimeRegistry, ILabShell, ICommandPalette],
   activate: (
     app: JupyterFrontEnd,
     tracker: INotebookTracker,
     rendermime: IRenderMimeRegistry | null,
-    labShell: ILabShell | null
+    labShell: ILabShell | null,
+    palette: ICommandPalette | null
   ) => {
     const shell = labShell ?? app.shell;
     let members: api.IMembers = {
@@ -119,6 +128,7 @@ export const commentsPlugin: JupyterFrontEndPlugin<void> = {
       .then(m => {
         members = m;
         showCurrent();
+        panel.refresh();
       })
       .catch(error => console.warn('Mutirão: comments unavailable', error));
     void mentions.refresh().catch(() => undefined);
@@ -184,6 +194,81 @@ export const commentsPlugin: JupyterFrontEndPlugin<void> = {
             n.classList.contains('jp-OutputArea-child')
           )
         )
+    });
+    const hasSelection = () => {
+      const cell = tracker.activeCell;
+      return !!cell && selectedRange(cell) !== null;
+    };
+    app.commands.addCommand(CommentCommandIDs.commentSelection, {
+      label: 'Comment on Selection',
+      caption:
+        "Start a thread on the text selected in the active cell's source",
+      icon: args => (args['isPalette'] ? undefined : commentsIcon),
+      isEnabled: hasSelection,
+      execute: () => {
+        const nb = tracker.currentWidget;
+        const cell = tracker.activeCell;
+        const range = cell ? selectedRange(cell) : null;
+        if (!nb || !cell || !range) {
+          return;
+        }
+        shell.activateById(panel.id);
+        showCurrent();
+        panel.startThread({
+          cellId: cell.model.id,
+          outputIndex: null,
+          textRange: range
+        });
+      }
+    });
+    const hasThreads = () => {
+      const nb = tracker.currentWidget;
+      return !!nb && open.has(nb);
+    };
+    const exporting =
+      (how: 'json' | 'notebook' | 'copy') => async (): Promise<void> => {
+        showCurrent();
+        await panel.exportThreads(how);
+      };
+    app.commands.addCommand(CommentCommandIDs.exportJson, {
+      label: 'Download Comments as JSON',
+      caption: "Download the current notebook's comment threads as a JSON file",
+      isEnabled: hasThreads,
+      execute: exporting('json')
+    });
+    app.commands.addCommand(CommentCommandIDs.exportNotebook, {
+      label: 'Download Notebook with Comments',
+      caption:
+        'Download a copy of the current notebook with its threads in its metadata',
+      isEnabled: hasThreads,
+      execute: exporting('notebook')
+    });
+    app.commands.addCommand(CommentCommandIDs.saveCopy, {
+      label: 'Save Copy of Notebook with Comments',
+      caption:
+        'Save a copy of the current notebook beside it, with its threads in its metadata',
+      isEnabled: () =>
+        hasThreads() &&
+        (members.me.role === 'editor' || members.me.role === 'owner'),
+      execute: exporting('copy')
+    });
+    if (palette) {
+      for (const command of [
+        CommentCommandIDs.open,
+        CommentCommandIDs.commentCell,
+        CommentCommandIDs.commentSelection,
+        CommentCommandIDs.exportJson,
+        CommentCommandIDs.exportNotebook,
+        CommentCommandIDs.saveCopy
+      ]) {
+        palette.addItem({ command, category: PALETTE_CATEGORY });
+      }
+    }
+
+    app.contextMenu.addItem({
+      command: CommentCommandIDs.commentSelection,
+      selector: '.jp-Notebook .jp-Cell .jp-InputArea-editor',
+      rank: 11
     });
     app.contextMenu.addItem({
       command: CommentCommandIDs.commentCell,
