@@ -27,7 +27,6 @@ from .comments.roles import OwnerRoleResolver, RoleResolver
 from .comments.service import CONTENTS_EVENTS, CommentsService
 from .comments.store import CommentStore
 from .handlers import VersionHandler
-from .rooms import authorizer as room_authorizer
 from .rooms import save_on_stop, ydoc_filter
 from .rooms.authorizer import RoomAuthorizer
 from .rooms.resolver import RoomRoleResolver
@@ -183,13 +182,6 @@ class MutiraoApp(ExtensionApp):
 
     def initialize_settings(self):
         assert self.serverapp is not None
-        # the extension's settings are copied into the server's after this method returns
-        if not room_authorizer.install(self.serverapp, self.settings):
-            self.log.warning(
-                "Mutirão: the server's Authorizer is %s, not RoomAuthorizer: room roles are "
-                "not enforced on this server",
-                type(self.serverapp.authorizer).__name__,
-            )
         assert self.serverapp.event_logger is not None
         path = os.path.join(self.serverapp.root_dir, os.path.expanduser(self.comments_db_path))
         store = CommentStore(path)

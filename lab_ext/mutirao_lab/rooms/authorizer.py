@@ -1,7 +1,6 @@
 """The jupyter-server Authorizer that enforces room roles.
 
-Put in place by mutirao_lab's server extension (:func:`install`) unless the admin configured
-another ``c.ServerApp.authorizer_class``. On a personal
+Enabled by mutirao_lab's server config (``c.ServerApp.authorizer_class``). On a personal
 server it allows everything to everyone the hub lets in, as JupyterHub does; in a room it
 allows what :func:`.roles.allowed` allows the request's room role (from the hub user's
 scopes). It follows JupyterHub's ``jupyter-server-granular-scopes`` example.
@@ -109,33 +108,3 @@ class RoomAuthorizer(Authorizer):
                 resource,
             )
         return ok
-
-
-def install(serverapp: Any, extension_settings: dict | None = None) -> bool:
-    """Make :class:`RoomAuthorizer` the server's Authorizer unless one was chosen.
-
-    jupyter-server reads ``jupyter_server_config.d/*.json`` only for ``jpserver_extensions``,
-    so the ``authorizer_class`` in mutirao_lab's installed config file does not reach the
-    server: it would run with ``AllowAllAuthorizer``, and room roles would be enforced
-    nowhere. The extension puts the Authorizer in place itself when the server is still on
-    jupyter-server's default (an admin's own ``c.ServerApp.authorizer_class`` is kept).
-    ``extension_settings`` is the calling extension's ``settings``, which jupyter-server
-    copies over the server's once the extension has initialized. Returns whether a
-    ``RoomAuthorizer`` is in place.
-    """
-    from jupyter_server.auth.authorizer import AllowAllAuthorizer
-
-    current = getattr(serverapp, "authorizer", None)
-    if isinstance(current, RoomAuthorizer):
-        return True
-    if type(current) is not AllowAllAuthorizer:
-        return False
-    authorizer = RoomAuthorizer(
-        parent=serverapp, log=serverapp.log, identity_provider=serverapp.identity_provider
-    )
-    serverapp.authorizer = authorizer
-    # handlers read it from the settings, which were made before extensions load
-    serverapp.web_app.settings["authorizer"] = authorizer
-    if extension_settings is not None:
-        extension_settings["authorizer"] = authorizer
-    return True
