@@ -159,6 +159,15 @@ class CollabHub:
             assert r.status_code == 201, r.text
             self.tokens[VANILLA] = self.hub.user_token(VANILLA)
         self.hub.spawn(VANILLA)
+        import requests
+
+        # really vanilla: Mutirão's server extension is not there
+        r = requests.get(
+            self.server_url(VANILLA) + "mutirao/api/version",
+            headers={"Authorization": f"token {self.tokens[VANILLA]}"},
+            timeout=30,
+        )
+        assert r.status_code == 404, r.text
         for name in people:
             r = self.hub.api("POST", f"shares/{VANILLA}/", json={"user": name})
             assert r.status_code == 200, r.text

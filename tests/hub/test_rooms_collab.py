@@ -3,8 +3,9 @@
 Small versions of the P1 and R3 benchmarks (tests/benchmarks/p1_rooms.py, r3_rooms.py), so
 their code keeps working, asserting what people would notice: everyone ends with the same
 notebook, in the room and on a vanilla jupyter-collaboration server alike; a viewer's edit
-reaches nobody; and a room server restarted mid-session through the rooms API loses no saved
-edit, duplicates no cell and scrambles no text. Nothing here is timed.
+reaches nobody (a known failure through the hub, see the test's mark); and a room server
+restarted mid-session through the rooms API loses no saved edit, duplicates no cell and
+scrambles no text. Nothing here is timed.
 """
 
 from __future__ import annotations
@@ -72,6 +73,17 @@ def test_every_editor_converges(collab: CollabHub, server):
     assert converged
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "Room roles are not enforced in a room's server started by the hub: jupyter-server "
+        "reads jupyter_server_config.d/*.json only for jpserver_extensions, so the "
+        "authorizer_class in mutirao_lab.json never applies (the server runs "
+        "AllowAllAuthorizer). Installing RoomAuthorizer from the extension is not enough: "
+        "JupyterHub grants OAuth (browser) tokens custom scopes only from roles, not from "
+        "shares, so browser members would get no role at all."
+    ),
+)
 def test_a_viewers_edit_reaches_nobody(collab: CollabHub):
     async def scenario() -> tuple[str, str, str]:
         base = collab.server_url(ROOM_USER)
