@@ -27,7 +27,7 @@ from .comments.roles import OwnerRoleResolver, RoleResolver
 from .comments.service import CONTENTS_EVENTS, CommentsService
 from .comments.store import CommentStore
 from .handlers import VersionHandler
-from .rooms import ydoc_filter
+from .rooms import save_on_stop, ydoc_filter
 from .rooms.authorizer import RoomAuthorizer
 from .rooms.resolver import RoomRoleResolver
 from .rooms.roles import DEFAULT_ROOM_PREFIX, is_room
@@ -284,10 +284,16 @@ class MutiraoApp(ExtensionApp):
         # collections then scan only what requests allocate, and stop pausing a busy room's
         # event loop for a sixth of a second at a time.
         IOLoop.current().add_callback(gc.freeze)
+        # so that a stop from the hub saves open documents (see save_on_stop)
+        IOLoop.current().add_callback(save_on_stop.stop_cleanly_on_sigint, self.serverapp)
         self.log.info("Mutirão server extension %s loaded", __version__)
 
     async def stop_extension(self):
         assert self.serverapp is not None
+        # read before anything awaits: jupyter-collaboration's own stop, started alongside,
+        # drops its rooms without saving them
+        documents = save_on_stop.unsaved_documents(self.serverapp)
+        await save_on_stop.save(documents, self.log)
         callback = getattr(self, "_shares_callback", None)
         if callback is not None:
             callback.stop()

@@ -9,24 +9,28 @@ import sys
 
 from . import (
     p0_first_server,
+    p1_rooms,
     p2_diff,
     p3_git,
     p4_ledger,
     p5_comments,
     p6_time_to_lab,
     r1_comments,
+    r3_rooms,
 )
 
 
 def main() -> int:
     for bench in (
         p0_first_server,
+        p1_rooms,
         p2_diff,
         p3_git,
         p4_ledger,
         p5_comments,
         p6_time_to_lab,
         r1_comments,
+        r3_rooms,
     ):
         print(bench.run(), flush=True)
     return 0
