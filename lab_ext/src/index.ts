@@ -10,6 +10,7 @@ import { Widget } from '@lumino/widgets';
 
 import { commentsPlugin } from './comments/plugin';
 import { MutiraoAPIError, requestAPI } from './handler';
+import { runtimePlugin } from './runtime';
 
 export { MutiraoAPIError, requestAPI } from './handler';
 export { COMMENTS_PANEL_ID, CommentsPanel } from './comments/panel';
@@ -155,4 +156,4 @@ const plugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
-export default [plugin, commentsPlugin];
+export default [plugin, commentsPlugin, runtimePlugin];

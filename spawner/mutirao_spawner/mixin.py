@@ -164,6 +164,7 @@ class GPUSpawnerMixin(GPUSpawnerOptions):
             env["MUTIRAO_PROFILE"] = self.profile.name
         if self.stop_at:
             env["MUTIRAO_STOP_AT"] = str(int(self.stop_at))
+            env["MUTIRAO_STOP_WARNING_S"] = str(int(self.max_runtime_warning_s))
         return env
 
     # -- configuration resolved per user -----------------------------------------------------

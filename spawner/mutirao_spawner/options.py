@@ -17,6 +17,7 @@ from traitlets import (
     Unicode,
     Union,
     default,
+    validate,
 )
 from traitlets.config import LoggingConfigurable
 
@@ -172,6 +173,33 @@ class GPUSpawnerOptions(LoggingConfigurable):
         .. versionadded:: 0.1
         """,
     ).tag(config=True)
+
+    # -- max runtime ---------------------------------------------------------------------------
+
+    max_runtime_warning_s = Float(
+        600,
+        help="""
+        How many seconds before a profile's ``max_runtime_s`` stops a server its user is
+        warned in JupyterLab (a notification with the exact stop time); a second warning
+        comes one minute before the stop. The server gets it as ``MUTIRAO_STOP_WARNING_S``
+        (and the stop time as ``MUTIRAO_STOP_AT``); the mutirao_lab server extension serves
+        both at ``GET <server>/mutirao/api/runtime``.
+
+        Default: ``600`` (ten minutes).
+
+        Example::
+
+            c.GPULocalProcessSpawner.max_runtime_warning_s = 30 * 60
+
+        .. versionadded:: 0.1
+        """,
+    ).tag(config=True)
+
+    @validate("max_runtime_warning_s")
+    def _check_warning(self, proposal: dict) -> float:
+        if not proposal["value"] >= 60:
+            raise ValueError("max_runtime_warning_s must be at least 60 (the last warning)")
+        return proposal["value"]
 
     # -- the inventory (hub-wide) ------------------------------------------------------------
 
