@@ -21,7 +21,7 @@ from .form import options_from_form, render_options_form
 from .ledger import Claim, Granted, Policy, Queued, Refused, Request
 from .options import GPUSpawnerOptions
 from .profiles import MAX_GPUS, Profile, ProfileError, allowed_profiles, choose, parse_profiles
-from .service import GPUService, stop_server
+from .service import GPUService, hub_identity, stop_server
 
 try:
     from jupyterhub.spawner import SpawnException
@@ -160,6 +160,8 @@ class GPUSpawnerMixin(GPUSpawnerOptions):
             "MUTIRAO_SERVER_ID": self.server_id,
             "MUTIRAO_GPU_UUIDS": ",".join(self.gpu_uuids),
         }
+        if hub := hub_identity():
+            env["MUTIRAO_HUB_ID"] = hub
         if self.profile is not None:
             env["MUTIRAO_PROFILE"] = self.profile.name
         if self.stop_at:
@@ -423,6 +425,9 @@ class GPUSpawnerMixin(GPUSpawnerOptions):
     def load_state(self, state: dict) -> None:
         super().load_state(state)  # type: ignore[misc]
         saved = state.get("mutirao") if isinstance(state, dict) else None
+        # a hub restarting with servers running starts reconciling with what runs at once,
+        # even when no saved state names a GPU (holders the ledger lost are found that way)
+        self.gpu_service  # noqa: B018
         if not saved:
             return
         image = saved.get("image")
