@@ -229,6 +229,10 @@ async def test_no_process_or_file_handle_leaks_after_1000_operations(api, repo):
     ]
     for method, endpoint, params in ops:  # warm up: the cat-file reader, the thread pool
         assert (await api(method, endpoint, params=params))[0] == 200
+    # and the repository's persistent writers (hash-object, update-ref): started once, kept
+    (repo / "notes.md").write_text("warm-up\n")
+    body = {"repo": "proj", "paths": ["notes.md"], "message": "warm-up"}
+    assert (await api("POST", "commit", body=body))[0] == 201
     fds = len(os.listdir("/proc/self/fd"))
     children = _children()
     for i in range(1000):

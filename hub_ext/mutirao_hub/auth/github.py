@@ -9,11 +9,9 @@ for team mentions and access. The ``read:org`` scope is needed to see private me
 
 from __future__ import annotations
 
-import json
 from urllib.parse import quote
 
 from oauthenticator.github import GitHubOAuthenticator
-from requests.utils import parse_header_links
 from traitlets import default, observe
 
 from .oauth import TeamOAuthenticatorMixin
@@ -22,16 +20,6 @@ from .oauth import TeamOAuthenticatorMixin
 PAGE_SIZE = 100
 #: A team hierarchy deeper than this is a loop or an error, not an organisation.
 MAX_TEAM_DEPTH = 20
-
-
-def next_link(link_header: str | None) -> str | None:
-    """The ``rel="next"`` URL of a ``Link`` header, if any (GitHub and GitLab pagination)."""
-    if not link_header:
-        return None
-    for link in parse_header_links(link_header):
-        if link.get("rel") == "next":
-            return link.get("url")
-    return None
 
 
 class GitHubTeamAuthenticator(TeamOAuthenticatorMixin, GitHubOAuthenticator):
@@ -53,52 +41,22 @@ class GitHubTeamAuthenticator(TeamOAuthenticatorMixin, GitHubOAuthenticator):
     def _default_scope(self):
         return ["read:user", "user:email", "read:org"]
 
-    def __init__(self, **kwargs):
-        self._legacy_allowed: set[str] = set()
-        super().__init__(**kwargs)
-
     @observe("allowed_organizations")
     def _allowed_organizations_changed(self, change):
-        if not change.new:
-            return
-        self._deprecated_alias("allowed_organizations", "allowed_teams")
-        self._legacy_allowed |= set(change.new)
-        # the team mapping decides instead of GitHubOAuthenticator's own membership calls
-        self.allowed_organizations = set()
-
-    def extra_allowed_teams(self) -> set[str]:
-        return set(self._legacy_allowed)
+        self._adopt_legacy_allowed("allowed_organizations", change.new)
 
     def profile(self, auth_model):
         user = auth_model["auth_state"].get(self.user_auth_state_key) or {}
         return user.get("name"), user.get("avatar_url"), user.get("email")
-
-    async def _get_pages(self, url: str, headers: dict) -> list:
-        items: list = []
-        next_url: str | None = url
-        while next_url:
-            resp = await self.httpfetch(
-                next_url,
-                "fetching teams",
-                parse_json=False,
-                method="GET",
-                headers=headers,
-                validate_cert=self.validate_server_cert,
-            )
-            page = json.loads(resp.body.decode("utf8", "replace"))
-            if not isinstance(page, list):
-                raise ValueError(f"expected a list from {url}")
-            items += page
-            next_url = next_link(resp.headers.get("Link"))
-        return items
 
     async def fetch_teams(self, auth_model):
         token = auth_model["auth_state"]["token_response"]
         headers = self.build_userdata_request_headers(
             token["access_token"], token.get("token_type", "bearer")
         )
-        orgs = await self._get_pages(f"{self.github_api}/user/orgs?per_page={PAGE_SIZE}", headers)
-        teams = await self._get_pages(f"{self.github_api}/user/teams?per_page={PAGE_SIZE}", headers)
+        api = self.github_api
+        orgs = await self.fetch_pages(f"{api}/user/orgs?per_page={PAGE_SIZE}", headers, "orgs")
+        teams = await self.fetch_pages(f"{api}/user/teams?per_page={PAGE_SIZE}", headers, "teams")
         names = {o["login"] for o in orgs if isinstance(o, dict) and o.get("login")}
         by_slug = {}
         for team in teams:

@@ -11,12 +11,10 @@ levels (``acme:ml:vision``), unless ``team_groups`` names it otherwise.
 
 from __future__ import annotations
 
-import json
-
 from oauthenticator.gitlab import GitLabOAuthenticator
 from traitlets import default, observe
 
-from .github import PAGE_SIZE, next_link
+from .github import PAGE_SIZE
 from .oauth import TeamOAuthenticatorMixin
 
 #: Guest (10) and up: any member of the group.
@@ -43,20 +41,9 @@ class GitLabTeamAuthenticator(TeamOAuthenticatorMixin, GitLabOAuthenticator):
         # read_api lists the groups; read_user alone does not
         return ["read_user", "read_api"]
 
-    def __init__(self, **kwargs):
-        self._legacy_allowed: set[str] = set()
-        super().__init__(**kwargs)
-
     @observe("allowed_gitlab_groups")
     def _allowed_gitlab_groups_changed(self, change):
-        if not change.new:
-            return
-        self._deprecated_alias("allowed_gitlab_groups", "allowed_teams")
-        self._legacy_allowed |= set(change.new)
-        self.allowed_gitlab_groups = set()
-
-    def extra_allowed_teams(self) -> set[str]:
-        return set(self._legacy_allowed)
+        self._adopt_legacy_allowed("allowed_gitlab_groups", change.new)
 
     def team_group_name(self, team: str) -> str:
         return team.strip("/").replace("/", ":")
@@ -70,23 +57,11 @@ class GitLabTeamAuthenticator(TeamOAuthenticatorMixin, GitLabOAuthenticator):
         headers = self.build_userdata_request_headers(
             token["access_token"], token.get("token_type", "bearer")
         )
-        url: str | None = (
+        groups = await self.fetch_pages(
             f"{self.gitlab_api}/groups?min_access_level={MIN_ACCESS_LEVEL}"
-            f"&per_page={PAGE_SIZE}&order_by=id&sort=asc"
+            f"&per_page={PAGE_SIZE}&order_by=id&sort=asc",
+            headers,
+            "groups",
         )
-        paths: set[str] = set()
-        while url:
-            resp = await self.httpfetch(
-                url,
-                "fetching groups",
-                parse_json=False,
-                method="GET",
-                headers=headers,
-                validate_cert=self.validate_server_cert,
-            )
-            page = json.loads(resp.body.decode("utf8", "replace"))
-            if not isinstance(page, list):
-                raise ValueError("expected a list of groups")
-            paths |= {g["full_path"] for g in page if isinstance(g, dict) and g.get("full_path")}
-            url = next_link(resp.headers.get("Link"))
+        paths = {g["full_path"] for g in groups if isinstance(g, dict) and g.get("full_path")}
         return sorted(paths)

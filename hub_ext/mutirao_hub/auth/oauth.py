@@ -29,9 +29,11 @@ No token or secret is ever logged here: log lines name the user and the reason o
 from __future__ import annotations
 
 import inspect
+import json
 import warnings
 from typing import Any
 
+from requests.utils import parse_header_links
 from tornado import web
 from traitlets import default
 
@@ -42,12 +44,24 @@ from .teams import TeamAuthenticatorMixin, TeamDecision
 STATE_KEY = "mutirao"
 
 
+def next_link(link_header: str | None) -> str | None:
+    """The ``rel="next"`` URL of a ``Link`` header, if any (GitHub and GitLab pagination)."""
+    if not link_header:
+        return None
+    for link in parse_header_links(link_header):
+        if link.get("rel") == "next":
+            return link.get("url")
+    return None
+
+
 class TeamOAuthenticatorMixin(TeamAuthenticatorMixin):
     """Team mapping for oauthenticator-based authenticators (mix in before the provider class)."""
 
     # provided by the Authenticator this is mixed into (declared for type checkers only)
     log: Any
     enable_auth_state: bool
+    validate_server_cert: bool
+    httpfetch: Any
     admin_users: set[str]
     allow_all: bool
 
@@ -57,6 +71,8 @@ class TeamOAuthenticatorMixin(TeamAuthenticatorMixin):
         return False
 
     def __init__(self, **kwargs):
+        # filled by a provider's deprecated allow-list while the config loads (see below)
+        self._legacy_allowed: set[str] = set()
         super().__init__(**kwargs)
         if not self.enable_auth_state:
             self.log.warning(
@@ -164,7 +180,41 @@ class TeamOAuthenticatorMixin(TeamAuthenticatorMixin):
             raise web.HTTPError(403, "You are no longer a member of a team allowed on this hub.")
         return model
 
+    # -- helpers for providers ------------------------------------------------------------
+    async def fetch_pages(self, url: str, headers: dict, what: str) -> list:
+        """Every item of a paginated JSON list, following the ``Link`` header's next page."""
+        items: list = []
+        next_url: str | None = url
+        while next_url:
+            resp = await self.httpfetch(
+                next_url,
+                f"fetching {what}",
+                parse_json=False,
+                method="GET",
+                headers=headers,
+                validate_cert=self.validate_server_cert,
+            )
+            page = json.loads(resp.body.decode("utf8", "replace"))
+            if not isinstance(page, list):
+                raise ValueError(f"expected a list of {what}")
+            items += page
+            next_url = next_link(resp.headers.get("Link"))
+        return items
+
     # -- deprecated aliases ----------------------------------------------------------------
+    def _adopt_legacy_allowed(self, old: str, values) -> None:
+        """A provider's own allow-list (``old``) is deprecated in favour of ``allowed_teams``:
+        warn, add its values to the allowed teams, and empty it so that the team mapping, not
+        the provider class's membership calls, decides. Call it from an ``@observe(old)``."""
+        if not values:
+            return
+        self._deprecated_alias(old, "allowed_teams")
+        self._legacy_allowed |= set(values)
+        setattr(self, old, set())
+
+    def extra_allowed_teams(self) -> set[str]:
+        return set(self._legacy_allowed)
+
     def _deprecated_alias(self, old: str, new: str) -> None:
         message = (
             f"{type(self).__name__}.{old} is deprecated in Mutirão: use "

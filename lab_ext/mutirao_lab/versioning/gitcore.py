@@ -14,6 +14,7 @@ import asyncio
 import os
 import re
 import subprocess
+import tempfile
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
@@ -252,6 +253,83 @@ class CatFile:
             self._kill()
 
 
+class LinePipe:
+    """A persistent git process that answers each request with one line on stdout
+    (``git hash-object -w --stdin-paths``, ``git update-ref --stdin``).
+
+    A request that makes the process fail (it exits with ``fatal:``) raises
+    :class:`GitError` with git's message; the next request starts a fresh process.
+    """
+
+    def __init__(self, path: str, *args: str) -> None:
+        self.path = path
+        self.args = args
+        self._lock = threading.Lock()
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._stderr: Any = None
+
+    def ask(self, lines: list[bytes], answers: int) -> list[bytes]:
+        """Write ``lines`` and read ``answers`` lines back (without their newlines)."""
+        if any(b"\n" in line for line in lines):
+            raise GitError(400, "a request to git may not contain line breaks")
+        with self._lock:
+            if self._proc is None or self._proc.poll() is not None:
+                self._kill()
+                # stderr goes to a file: warnings can never fill a pipe and block git
+                self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 (closed in _kill)
+                self._proc = subprocess.Popen(
+                    ["git", *self.args],
+                    cwd=self.path,
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=self._stderr,
+                    env=git_env(),
+                )
+            proc = self._proc
+            assert proc.stdin is not None
+            assert proc.stdout is not None
+            out = []
+            try:
+                proc.stdin.write(b"".join(line + b"\n" for line in lines))
+                proc.stdin.flush()
+                for _ in range(answers):
+                    line = proc.stdout.readline()
+                    if not line:
+                        raise BrokenPipeError
+                    out.append(line.rstrip(b"\n"))
+            except (BrokenPipeError, OSError):
+                stderr = b""
+                try:
+                    proc.wait(timeout=GIT_TIMEOUT_S)
+                    self._stderr.seek(0)
+                    stderr = self._stderr.read()[-4000:]
+                except (subprocess.TimeoutExpired, OSError):
+                    pass
+                self._kill()
+                raise GitError(*classify(stderr.decode("utf-8", "replace"))) from None
+            return out
+
+    def _kill(self) -> None:
+        proc, self._proc = self._proc, None
+        if self._stderr is not None:
+            self._stderr.close()
+            self._stderr = None
+        if proc is None:
+            return
+        for stream in (proc.stdin, proc.stdout):
+            if stream is not None:
+                stream.close()
+        try:
+            proc.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    def close(self) -> None:
+        with self._lock:
+            self._kill()
+
+
 class LRU(OrderedDict):
     """A small bounded cache; values keyed by object ids never go stale."""
 
@@ -266,11 +344,14 @@ class LRU(OrderedDict):
                 self.move_to_end(key)
                 return self[key]
         value = make()
+        self.put(key, value)
+        return value
+
+    def put(self, key: Any, value: Any) -> None:
         with self.lock:
             self[key] = value
             while len(self) > self.size:
                 self.popitem(last=False)
-        return value
 
 
 class Repository:
@@ -284,6 +365,10 @@ class Repository:
         self.write_lock = threading.Lock()
         self.snapshot_lock = threading.Lock()
         self.cache = LRU(2048)
+        # used by the in-process commit (see ``fastpath``) where it cannot do the work itself:
+        # blobs that git's filters convert, refs it cannot move in files
+        self.hasher = LinePipe(path, "hash-object", "-w", "--stdin-paths")
+        self.refs = LinePipe(path, "update-ref", "-m", "commit (mutirao)", "--stdin")
 
     @contextmanager
     def gitpython(self) -> Iterator[git.Repo]:
@@ -327,6 +412,8 @@ class Repository:
 
     def close(self) -> None:
         self.cat.close()
+        self.hasher.close()
+        self.refs.close()
 
 
 class GitCore:

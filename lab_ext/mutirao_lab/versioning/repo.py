@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from . import fastpath
 from .diff import loads_notebook
 from .gitcore import (
     NETWORK_TIMEOUT_S,
@@ -486,6 +487,10 @@ def log(
         raise
 
     def run() -> list[dict[str, Any]]:
+        if not trailers:
+            derived = fastpath.derived_page(repo, tip, path, skip, limit)
+            if derived is not None:
+                return derived
         fmt = LOG_FORMAT + (
             "%x00%(trailers:key=Edited-by,valueonly,separator=%x1f)" if trailers else ""
         )
@@ -575,10 +580,22 @@ def commit(
     paths = check_paths(paths)
     if not isinstance(message, str) or not message.strip():
         raise GitError(400, "a commit needs a message")
+    try:
+        message.encode("utf-8")
+    except UnicodeEncodeError:
+        raise GitError(400, "the commit message is not valid text") from None
     env = ident_env(author, committer)
     args = ["commit", "-q", "--no-edit", "--cleanup=strip", "-F", "-"]
     data = message.encode("utf-8")
     with repo.writing():
+        new = fastpath.commit(repo, paths, message, author, committer)
+        if new is not None:
+            return {
+                "id": new,
+                "author": author.to_json(),
+                "committer": committer.to_json(),
+                "message": message.strip(),
+            }
         try:
             if paths and head(repo) is not None:
                 # one git process for the usual case (tracked files): `--only` takes their

@@ -3,8 +3,9 @@
 A snapshot is an ordinary commit object on the hidden ref ``refs/mutirao/snapshots/<branch>``:
 its parent is the previous snapshot, its tree is the previous snapshot's tree with the saved
 file replaced, and its message carries ``Edited-by:`` trailers for everyone who edited the file
-since the previous snapshot. It is built with ``git hash-object``, ``git commit-tree`` and a
-temporary index, so the branch, the user's index and the working tree are never touched, and
+since the previous snapshot. It is written in-process like a commit (see ``fastpath``;
+``git hash-object``, ``git commit-tree`` and a temporary index where that cannot be done), so
+the branch, the user's index and the working tree are never touched, and
 ``git log <branch>`` never shows a snapshot (``git log --all`` does).
 
 Saves of one file are throttled: the first save is snapshotted at once, later ones at most
@@ -22,7 +23,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import fastpath
 from .gitcore import GitCore, GitError, Repository, check_path, git_env
+from .objects import Unsupported, entry_at, read_commit, tree_with
 from .repo import Person, current_branch, head, ident_env, log
 
 SNAPSHOT_REFS = "refs/mutirao/snapshots/"
@@ -88,21 +91,57 @@ def take(repo: Repository, path: str, editors: list[Person], committer: Person) 
         ref = snapshot_ref(branch)
         found = repo.cat.read(f"{ref}^{{commit}}")
         parent = found[0] if found else None
+        base = head(repo)
+        trailers = "".join(f"Edited-by: {p.name} <{p.email}>\n" for p in editors)
+        message = f"Snapshot of {path}\n\n{trailers}" + (f"Base-commit: {base}\n" if base else "")
+        author = editors[0] if editors else committer
+        try:
+            return _take_in_process(repo, path, ref, parent, base, message, author, committer)
+        except Unsupported:
+            pass  # the git CLI below
         blob = repo.git("hash-object", "-w", "--", path).decode().strip()
         if parent is not None:
             before = repo.cat.read(f"{parent}:{path}")
             if before is not None and before[0] == blob:
                 return None
-        base = head(repo)
         tree = _with_index(repo, _tree_of(repo, parent or base), path, f"{_mode(full)},{blob}")
-        trailers = "".join(f"Edited-by: {p.name} <{p.email}>\n" for p in editors)
-        message = f"Snapshot of {path}\n\n{trailers}" + (f"Base-commit: {base}\n" if base else "")
-        author = editors[0] if editors else committer
         args = ["commit-tree", tree] + (["-p", parent] if parent else []) + ["-F", "-"]
         new = repo.git(*args, input=message.encode("utf-8"), env=ident_env(author, committer))
         new_id = new.decode().strip()
         repo.git("update-ref", "-m", "mutirao snapshot", ref, new_id, parent or ZERO)
         return new_id
+
+
+def _take_in_process(
+    repo: Repository,
+    path: str,
+    ref: str,
+    parent: str | None,
+    base: str | None,
+    message: str,
+    author: Person,
+    committer: Person,
+) -> str | None:
+    """The snapshot written without a git process per step (see ``fastpath``): the blob, the
+    trees and the commit in-process, the ref in a ``git update-ref`` transaction."""
+    cfg = fastpath.config(repo)
+    if cfg.get("extensions.objectformat", "sha1") != "sha1":
+        raise Unsupported("a sha256 repository")
+    full = os.path.join(repo.path, path)
+    if os.path.realpath(full) != os.path.join(os.path.realpath(repo.path), path):
+        raise Unsupported(f"{path} is beyond a symbolic link")
+    blob = fastpath.store_file(repo, cfg, path, os.stat(full).st_size)
+    if parent is not None:
+        before = entry_at(repo, read_commit(repo, parent).tree, path)
+        if before is not None and before[1] == blob:
+            return None
+    start = parent or base
+    base_tree = read_commit(repo, start).tree if start else None
+    tree = tree_with(repo, base_tree, {path: (_mode(full).encode(), blob)})
+    parents = [parent] if parent else []
+    new = fastpath.write_commit(repo, tree, parents, author, committer, message)
+    fastpath.move_ref(repo, ref, new, parent, committer, "mutirao snapshot")
+    return new
 
 
 def timeline(

@@ -1,0 +1,117 @@
+"""Refs of git's files backend read and moved in-process, with git's own locking protocol.
+
+Moving a ref takes ``<ref>.lock`` exclusively (as every git command does, so a git process
+beside the server waits for us or we answer 409 "retry"), checks that the ref still points at
+the expected commit, writes the new id, appends the reflog entries git would (the ref's, and
+HEAD's when HEAD points at it), and renames the lock over the ref. Anything unusual (a
+symbolic ref, a reftable repository, a ``reference-transaction`` hook, a name clash with a
+folder) raises :class:`~.objects.Unsupported`, and the caller asks ``git update-ref``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+
+from .gitcore import GitError
+from .objects import Unsupported
+
+ZERO = "0" * 40
+_SHA = re.compile(r"^[0-9a-f]{40}$")
+_LOGGED = ("refs/heads/", "refs/remotes/", "refs/notes/")
+
+
+def read_ref(git_dir: str, ref: str) -> str | None:
+    """The commit id ``ref`` points at (loose first, then ``packed-refs``), None if absent."""
+    try:
+        with open(os.path.join(git_dir, ref), encoding="ascii") as f:
+            value = f.read().strip()
+    except FileNotFoundError:
+        value = None
+    except (OSError, UnicodeDecodeError):
+        raise Unsupported(f"{ref} cannot be read as a loose ref") from None
+    if value is not None:
+        if _SHA.match(value):
+            return value
+        raise Unsupported(f"{ref} is a symbolic ref")
+    try:
+        with open(os.path.join(git_dir, "packed-refs"), "rb") as f:
+            packed = f.read()
+    except FileNotFoundError:
+        return None
+    name = ref.encode()
+    for line in packed.split(b"\n"):
+        if not line or line[:1] in (b"#", b"^"):
+            continue
+        sha, _, found = line.partition(b" ")
+        if found == name:
+            return sha.decode("ascii")
+    return None
+
+
+def _should_log(cfg: dict[str, str], git_dir: str, ref: str) -> bool:
+    setting = cfg.get("core.logallrefupdates", "true").lower()
+    if setting == "always":
+        return True
+    if setting in ("", "true", "yes", "on", "1") and (ref == "HEAD" or ref.startswith(_LOGGED)):
+        return True
+    return os.path.exists(os.path.join(git_dir, "logs", ref))
+
+
+def _append_log(git_dir: str, ref: str, entry: bytes) -> None:
+    path = os.path.join(git_dir, "logs", ref)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "ab") as f:
+        f.write(entry)
+
+
+def move(
+    git_dir: str,
+    cfg: dict[str, str],
+    ref: str,
+    new: str,
+    old: str | None,
+    ident: str,
+    message: str,
+    log_head: bool,
+) -> None:
+    """Point ``ref`` at ``new`` if it points at ``old`` (None: absent); 409 if it moved.
+    ``ident`` is the reflog's ``Name <email> time zone``."""
+    if cfg.get("extensions.refstorage", "files") != "files":
+        raise Unsupported("refs are not in files")
+    hooks = cfg.get("core.hookspath") or os.path.join(git_dir, "hooks")
+    if os.path.exists(os.path.join(git_dir, "..", hooks, "reference-transaction")):
+        raise Unsupported("a reference-transaction hook")
+    path = os.path.join(git_dir, ref)
+    lock = path + ".lock"
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except FileExistsError:
+        raise GitError(
+            409, "another git operation is in progress in this repository; retry in a moment"
+        ) from None
+    except OSError:
+        raise Unsupported(f"{ref} cannot be locked here") from None
+    done = False
+    try:
+        current = read_ref(git_dir, ref)
+        if current != old:
+            raise GitError(409, f"{ref} moved while this change was being made; retry in a moment")
+        os.write(fd, (new + "\n").encode("ascii"))
+        os.close(fd)
+        fd = -1
+        entry = f"{old or ZERO} {new} {ident}\t{message}\n".encode()
+        if _should_log(cfg, git_dir, ref):
+            _append_log(git_dir, ref, entry)
+        if log_head and _should_log(cfg, git_dir, "HEAD"):
+            _append_log(git_dir, "HEAD", entry)
+        os.rename(lock, path)
+        done = True
+    finally:
+        if fd >= 0:
+            os.close(fd)
+        if not done:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(lock)
