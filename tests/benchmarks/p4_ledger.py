@@ -4,7 +4,8 @@ Both hubs run the same config (JupyterHub's dummy authenticator, the npm proxy) 
 spawner whose ``start`` returns at once the address of one tiny shared HTTP server, so the figure
 is the hub's own work: REST API, proxy routes, and (on one side) the GPU mixin and its ledger over
 8 declared GPUs. Each of N users (1,000; ``MUTIRAO_BENCH_QUICK=1``: 100) spawns, waits until
-ready, and stops, with at most ``CONCURRENCY`` users in flight; with 8 GPUs most requests queue.
+ready on the spawn's progress event stream (as the spawn page does), and stops, with at most
+``CONCURRENCY`` users in flight; with 8 GPUs most requests queue.
 
 - ``double_bookings``: from the spawner's own log of grant and stop times per GPU, the number of
   times a GPU was granted while another server still had it (must be 0).
@@ -28,6 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import requests
 from jupyterhub.spawner import Spawner
 
 from mutirao_spawner.mixin import GPUSpawnerMixin
@@ -109,16 +111,34 @@ c.JupyterHub.load_roles.append(
 """
 
 
+def _wait_ready(hub: HubProcess, user: str) -> None:
+    """Wait as the spawn page does, on the progress event stream: no polling, so thousands of
+    waiting users do not turn into a stream of REST requests that the hub must answer."""
+    with requests.get(
+        hub.api_url(f"users/{user}/server/progress"),
+        headers={"Authorization": f"token {hub.token}"},
+        stream=True,
+        timeout=1800,
+    ) as r:
+        for line in r.iter_lines(decode_unicode=True):
+            if line and line.startswith("data:"):
+                event = json.loads(line[5:])
+                assert not event.get("failed"), event
+                if event.get("ready"):
+                    return
+    wait_for(  # the stream closed early (the server became ready as it opened)
+        lambda: hub.api("GET", f"users/{user}").json()["servers"].get("", {}).get("ready"),
+        60,
+        interval=0.5,
+        what=f"{user}'s server",
+    )
+
+
 def _one(hub: HubProcess, user: str) -> None:
     r = hub.api("POST", f"users/{user}/server", json={"profile": "gpu"})
     assert r.status_code in (201, 202), r.text
     if r.status_code == 202:
-        wait_for(
-            lambda: hub.api("GET", f"users/{user}").json()["servers"].get("", {}).get("ready"),
-            1800,
-            interval=0.1,
-            what=f"{user}'s server",
-        )
+        _wait_ready(hub, user)
     r = hub.api("DELETE", f"users/{user}/server")
     assert r.status_code in (202, 204), r.text
     if r.status_code == 202:
