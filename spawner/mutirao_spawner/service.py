@@ -495,7 +495,6 @@ class GPUService:
             await stop_server(spawner, reason, self.log)
 
 
-@functools.cache
 def hub_identity() -> str:
     """A short id of this hub, the same across its restarts (a hash of its database URL); ""
     outside a hub. Servers carry it, so a hub never takes another hub's servers for its own."""
@@ -506,7 +505,12 @@ def hub_identity() -> str:
     if not JupyterHub.initialized():
         return ""
     db_url = str(getattr(JupyterHub.instance(), "db_url", "") or "")
-    return hashlib.sha256(db_url.encode()).hexdigest()[:16] if db_url else ""
+    return _hash(db_url) if db_url else ""
+
+
+@functools.cache
+def _hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _hub_spawner(server_id: str) -> Any:
