@@ -32,6 +32,7 @@ from .rooms.authorizer import RoomAuthorizer
 from .rooms.resolver import RoomRoleResolver
 from .rooms.roles import DEFAULT_ROOM_PREFIX, is_room
 from .rooms.shares import HubShares
+from .runtime import RuntimeHandler
 from .versioning.handlers import Versioning
 from .versioning.handlers import handlers as versioning_handlers
 
@@ -261,6 +262,7 @@ class MutiraoApp(ExtensionApp):
         self.handlers.extend(
             [
                 (r"/mutirao/api/version", VersionHandler, {"version": __version__}),
+                (r"/mutirao/api/runtime", RuntimeHandler),
                 (rf"{api}/threads", ThreadsHandler, comments),
                 (rf"{api}/threads/{_ID}", ThreadHandler, comments),
                 (rf"{api}/threads/{_ID}/(resolve|reopen)", ResolveHandler, comments),

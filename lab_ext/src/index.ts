@@ -12,6 +12,7 @@ import { commentsPlugin } from './comments/plugin';
 import { roomsPlugin } from './rooms/plugin';
 import { versioningPlugin } from './versioning/plugin';
 import { MutiraoAPIError, requestAPI } from './handler';
+import { runtimePlugin } from './runtime';
 
 export { MutiraoAPIError, requestAPI } from './handler';
 export { COMMENTS_PANEL_ID, CommentsPanel } from './comments/panel';
@@ -157,4 +158,10 @@ const plugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
-export default [plugin, commentsPlugin, roomsPlugin, versioningPlugin];
+export default [
+  plugin,
+  commentsPlugin,
+  roomsPlugin,
+  versioningPlugin,
+  runtimePlugin
+];

@@ -16,6 +16,7 @@ from jupyterhub.spawner import LocalProcessSpawner
 from traitlets import Bool, Unicode, default
 
 from .mixin import GPUSpawnerMixin
+from .service import hub_identity
 
 __all__ = ["GPULocalProcessSpawner", "read_environ"]
 
@@ -110,7 +111,9 @@ class GPULocalProcessSpawner(GPUSpawnerMixin, LocalProcessSpawner):
 
     @classmethod
     async def list_running_holders(cls) -> dict[str, set[str]]:
-        """Processes with ``MUTIRAO_SERVER_ID`` in their environment (servers and kernels)."""
+        """Processes with ``MUTIRAO_SERVER_ID`` in their environment (servers and kernels),
+        except those whose ``MUTIRAO_HUB_ID`` names another hub."""
+        hub = hub_identity()
         holders: dict[str, set[str]] = {}
         for entry in os.listdir("/proc"):
             if not entry.isdigit():
@@ -118,6 +121,8 @@ class GPULocalProcessSpawner(GPUSpawnerMixin, LocalProcessSpawner):
             env = read_environ(int(entry))
             if not env or "MUTIRAO_SERVER_ID" not in env:
                 continue
+            if hub and env.get("MUTIRAO_HUB_ID", hub) != hub:
+                continue  # another hub's server on this machine
             holders.setdefault(env["MUTIRAO_SERVER_ID"], set()).update(
                 _uuids(env.get("CUDA_VISIBLE_DEVICES"))
             )

@@ -11,28 +11,17 @@ import asyncio
 import inspect
 import time
 from contextlib import suppress
-from html import escape
 from typing import TYPE_CHECKING, Any
 
 from tornado import web
 from traitlets import Any as AnyTrait
-from traitlets import (
-    Bool,
-    Callable,
-    CaselessStrEnum,
-    Dict,
-    Float,
-    Int,
-    List,
-    Unicode,
-    Union,
-    default,
-)
-from traitlets.config import LoggingConfigurable
+from traitlets import Float, List, default
 
+from .form import options_from_form, render_options_form
 from .ledger import Claim, Granted, Policy, Queued, Refused, Request
+from .options import GPUSpawnerOptions
 from .profiles import MAX_GPUS, Profile, ProfileError, allowed_profiles, choose, parse_profiles
-from .service import GPUService, stop_server
+from .service import GPUService, hub_identity, stop_server
 
 try:
     from jupyterhub.spawner import SpawnException
@@ -63,16 +52,7 @@ def _options_checked_at_start(spawner: Any, user_options: dict) -> None:
     """JupyterHub's ``apply_user_options`` hook: nothing to do before start(), which checks."""
 
 
-class GPUSpawnerMixin(LoggingConfigurable):
-    # Provided by the base spawner the mixin is combined with (jupyterhub.spawner.Spawner).
-    if TYPE_CHECKING:
-        user: Any
-        name: str
-        user_options: dict
-        start_timeout: int
-        pending: str | None
-        active: bool
-
+class GPUSpawnerMixin(GPUSpawnerOptions):
     """Profiles, GPUs from the hub's GPU ledger, a queue when none is free, and reclaim.
 
     Mix it in before the base spawner::
@@ -102,319 +82,16 @@ class GPUSpawnerMixin(LoggingConfigurable):
     overrides one calls ``super()``.
     """
 
-    # -- profiles and quotas (may vary per user) ---------------------------------------------
-
-    profiles = Union(
-        [List(Dict()), Callable()],
-        default_value=[],
-        help="""
-        The profiles users choose from: what a server runs with.
-
-        A list of dicts, or a callable (sync or async) taking the spawner and returning one, so
-        profiles can depend on the user. Keys: ``name`` (required, unique), ``display_name``,
-        ``description``, ``images`` (the allowed images, the first is the default; users can
-        never run an image outside this list), ``cpu_limit``, ``mem_limit``, ``gpu_counts`` (the
-        GPU counts a user may pick, the first is the default; default ``[0]``), ``gpu_model``
-        (NVML name, e.g. ``"NVIDIA A100-SXM4-80GB"``), ``mig_profile`` (e.g. ``"1g.10gb"``: MIG
-        instances instead of whole GPUs), ``max_runtime_s`` (the hub stops the server after
-        this many seconds), ``node_selector`` and ``tolerations`` (Kubernetes), ``extra``
-        (free-form, for the flavour).
-
-        Default: ``[]``, which means one profile ``cpu`` without GPUs.
-
-        Example::
-
-            c.GPULocalProcessSpawner.profiles = [
-                {"name": "cpu", "display_name": "CPU only"},
-                {"name": "gpu", "display_name": "One GPU", "gpu_counts": [1, 2],
-                 "max_runtime_s": 8 * 3600},
-            ]
-
-        .. versionadded:: 0.1
-        """,
-    ).tag(config=True)
-
-    team_profiles = Union(
-        [Dict(), Callable()],
-        default_value={},
-        help="""
-        Which teams may use which profiles: team (JupyterHub group) name -> profile names.
-
-        A profile listed for any team may be used only by those teams; a profile listed for no
-        team is open to everyone. A dict, or a callable (sync or async) taking the spawner.
-        The same rule is checked when the spawn form is shown and again, on the server side,
-        when the spawn starts.
-
-        Default: ``{}`` (every profile open to everyone).
-
-        Example::
-
-            c.GPULocalProcessSpawner.team_profiles = {"ml-research": ["gpu"]}
-
-        .. versionadded:: 0.1
-        """,
-    ).tag(config=True)
-
-    gpu_limit_per_team = Union(
-        [Dict(), Callable()],
-        default_value={},
-        help="""
-        GPU quota per team: team name -> the most GPUs (whole GPUs or MIG instances, held and
-        queued together) that the team's servers may have. Teams not listed have no quota.
-
-        A user in several teams is charged to the first team, alphabetically, that may use the
-        chosen profile. A dict, or a callable (sync or async) taking the spawner.
-
-        Default: ``{}``.
-
-        Example::
-
-            c.GPULocalProcessSpawner.gpu_limit_per_team = {"ml-research": 4, "data-platform": 1}
-
-        .. versionadded:: 0.1
-        """,
-    ).tag(config=True)
-
-    gpu_limit_per_user = Int(
-        None,
-        allow_none=True,
-        help="""
-        The most GPUs (held and queued together) one user's servers may have; None for no
-        limit. A spawn over the quota fails at once with a message that says so.
-
-        Default: ``None``.
-
-        Example::
-
-            c.GPULocalProcessSpawner.gpu_limit_per_user = 2
-
-        .. versionadded:: 0.1
-        """,
-    ).tag(config=True)
-
-    # -- the queue ---------------------------------------------------------------------------
-
-    queue_when_full = Bool(
-        True,
-        help="""
-        When no GPU is free: wait in the hub's FIFO queue (True), or fail the spawn at once with
-        a message that says who holds the GPUs and when the next one frees up (False).
-
-        Hub-wide: read when the hub loads its first server.
-
-        Default: ``True``.
-
-        Example::
-
-            c.GPULocalProcessSpawner.queue_when_full = False
-
-        .. versionadded:: 0.1
-        """,
-    ).tag(config=True)
-
-    allow_backfill = Bool(
-        False,
-        help="""
-        Let a later spawn take GPUs that the spawn at the head of the queue cannot use (say, one
-        free GPU while the head waits for two). False keeps the queue strictly first come,
-        first served. Hub-wide.
-
-        Default: ``False``.
-
-        Example::
-
-            c.GPULocalProcessSpawner.allow_backfill = True
-
-        .. versionadded:: 0.1
-        """,
-    ).tag(config=True)
-
-    gpu_queue_timeout = Float(
-        900,
-        help="""
-        The most seconds a spawn waits in the GPU queue. After it, the spawn fails with a
-        message giving its queue position and when GPUs free up: never a silent timeout.
-
-        The spawner's ``start_timeout`` defaults to this plus 120 seconds, so JupyterHub does
-        not cut the wait short; if you set ``start_timeout`` yourself, the wait ends 15 seconds
-        before it.
-
-        Default: ``900``.
-
-        Example::
-
-            c.GPULocalProcessSpawner.gpu_queue_timeout = 3600
-
-        .. versionadded:: 0.1
-        """,
-    ).tag(config=True)
-
-    # -- the inventory (hub-wide) ------------------------------------------------------------
-
-    gpus = List(
-        Dict(),
-        help="""
-        GPUs declared by hand, for hosts whose GPUs the hub cannot see with NVML (a remote
-        Docker host) and for tests. Each dict: ``uuid`` (required), ``model`` (required for a
-        whole GPU), ``index``, ``memory_mib``; a MIG instance has ``parent_uuid`` and
-        ``profile`` instead of ``model``. Used when ``gpu_discovery`` is ``"config"``.
-
-        Default: ``[]``.
-
-        Example::
-
-            c.GPULocalProcessSpawner.gpus = [
-                {"uuid": "GPU-5a3b...", "model": "NVIDIA A100-SXM4-80GB", "memory_mib": 81920},
-            ]
-
-        .. versionadded:: 0.1
-        """,
-    ).tag(config=True)
-
-    gpu_discovery = CaselessStrEnum(
-        ["nvml", "config", "none"],
-        help="""
-        Where the GPU inventory comes from: ``"nvml"`` asks the NVIDIA driver on the hub's
-        machine (needs ``pip install mutirao-spawner[nvml]``; without a driver the hub starts
-        with no GPUs and logs why), ``"config"`` uses ``gpus``, ``"none"`` means no GPUs (CPU
-        profiles only). Hub-wide.
-
-        Default: ``"config"`` when ``gpus`` is set, else ``"nvml"``.
-
-        Example::
-
-            c.GPULocalProcessSpawner.gpu_discovery = "nvml"
-
-        .. versionadded:: 0.1
-        """,
-    ).tag(config=True)
-
-    @default("gpu_discovery")
-    def _default_discovery(self) -> str:
-        return "config" if self.gpus else "nvml"
-
-    nvml_module = Unicode(
-        "pynvml",
-        help="""
-        The Python module that provides NVML (``pynvml`` from nvidia-ml-py). Tests point it to
-        a stand-in module; admins leave it alone.
-
-        Default: ``"pynvml"``.
-
-        Example::
-
-            c.GPULocalProcessSpawner.nvml_module = "pynvml"
-
-        .. versionadded:: 0.1
-        """,
-    ).tag(config=True)
-
-    gpu_refresh_interval = Float(
-        60,
-        help="""
-        Seconds between inventory refreshes and reconciliations with what really runs. A GPU
-        that disappears is logged and shown on the admin page; its holder keeps it until it
-        stops. Hub-wide.
-
-        Default: ``60``.
-
-        Example::
-
-            c.GPULocalProcessSpawner.gpu_refresh_interval = 30
-
-        .. versionadded:: 0.1
-        """,
-    ).tag(config=True)
-
-    unknown_gpu_holders = CaselessStrEnum(
-        ["report", "adopt", "reclaim"],
-        default_value="report",
-        help="""
-        What to do with a running server that holds GPUs the ledger did not give it (found by
-        the flavour's ``list_running_holders``, e.g. a container started by hand with
-        Mutirão's labels): ``"report"`` (log it and show it on the admin page), ``"adopt"``
-        (record the holding when its GPUs are free, else report), ``"reclaim"`` (stop it, when
-        it is a hub server; else report). Hub-wide.
-
-        Default: ``"report"``.
-
-        Example::
-
-            c.GPULocalProcessSpawner.unknown_gpu_holders = "adopt"
-
-        .. versionadded:: 0.1
-        """,
-    ).tag(config=True)
-
-    # -- idle GPUs (hub-wide) ----------------------------------------------------------------
-
-    idle_sample_interval = Float(
-        60,
-        help="""
-        Seconds between NVML utilisation samples of the held GPUs (only with
-        ``gpu_discovery = "nvml"``; 0 switches sampling off). Hub-wide.
-
-        Default: ``60``.
-
-        Example::
-
-            c.GPULocalProcessSpawner.idle_sample_interval = 30
-
-        .. versionadded:: 0.1
-        """,
-    ).tag(config=True)
-
-    idle_gpu_window = Float(
-        3600,
-        help="""
-        Seconds over which a server's GPUs must all stay below ``idle_gpu_threshold`` for the
-        server to count as idle. Hub-wide.
-
-        Default: ``3600``.
-
-        Example::
-
-            c.GPULocalProcessSpawner.idle_gpu_window = 2 * 3600
-
-        .. versionadded:: 0.1
-        """,
-    ).tag(config=True)
-
-    idle_gpu_threshold = Float(
-        5,
-        help="""
-        Utilisation (percent of time a kernel ran, as NVML reports it) under which a GPU
-        sample counts as idle. Hub-wide.
-
-        Default: ``5``.
-
-        Example::
-
-            c.GPULocalProcessSpawner.idle_gpu_threshold = 1
-
-        .. versionadded:: 0.1
-        """,
-    ).tag(config=True)
-
-    idle_gpu_action = CaselessStrEnum(
-        ["stop", "release", "none"],
-        default_value="none",
-        help="""
-        What happens to an idle GPU server: ``"stop"`` stops it; ``"release"`` stops it and
-        starts it again at once with the user's first allowed profile that can run without
-        GPUs (same image when that profile allows it; files in the home folder stay, running
-        kernels and their memory are lost), or stops it when there is no such profile;
-        ``"none"`` only marks it idle on the admin page. Hub-wide.
-
-        Default: ``"none"``.
-
-        Example::
-
-            c.GPULocalProcessSpawner.idle_gpu_action = "release"
-
-        .. versionadded:: 0.1
-        """,
-    ).tag(config=True)
+    # Provided by the base spawner the mixin is combined with (jupyterhub.spawner.Spawner).
+    if TYPE_CHECKING:
+        user: Any
+        name: str
+        user_options: dict
+        start_timeout: int
+        pending: str | None
+        active: bool
+
+    # The options (profiles, quotas, queue, inventory, idle GPUs) are in GPUSpawnerOptions.
 
     # -- set by the mixin --------------------------------------------------------------------
 
@@ -483,10 +160,13 @@ class GPUSpawnerMixin(LoggingConfigurable):
             "MUTIRAO_SERVER_ID": self.server_id,
             "MUTIRAO_GPU_UUIDS": ",".join(self.gpu_uuids),
         }
+        if hub := hub_identity():
+            env["MUTIRAO_HUB_ID"] = hub
         if self.profile is not None:
             env["MUTIRAO_PROFILE"] = self.profile.name
         if self.stop_at:
             env["MUTIRAO_STOP_AT"] = str(int(self.stop_at))
+            env["MUTIRAO_STOP_WARNING_S"] = str(int(self.max_runtime_warning_s))
         return env
 
     # -- configuration resolved per user -----------------------------------------------------
@@ -527,58 +207,14 @@ class GPUSpawnerMixin(LoggingConfigurable):
 
     async def _render_options_form(self) -> str:
         profiles, team_profiles, _ = await self.resolve_gpu_config()
-        allowed = allowed_profiles(profiles, team_profiles, self.teams)
-        if len(allowed) == 1 and len(allowed[0].images) <= 1 and len(allowed[0].gpu_counts) == 1:
-            return ""  # nothing to choose: spawn straight away
-        rows = []
-        for i, p in enumerate(allowed):
-            name = escape(p.name, quote=True)
-            parts = [
-                f'<label class="mutirao-profile-title"><input type="radio" name="profile"'
-                f' value="{name}"{" checked" if i == 0 else ""}> <strong>{escape(p.title)}</strong>'
-                "</label>"
-            ]
-            if p.description:
-                parts.append(f'<div class="help-block">{escape(p.description)}</div>')
-            if p.uses_gpus:
-                free, total = self._free_of(p)
-                what = f"MIG {escape(p.mig_profile)} instances" if p.mig_profile else "GPUs"
-                model = f" ({escape(p.gpu_model)})" if p.gpu_model else ""
-                options = "".join(f'<option value="{n}">{n}</option>' for n in p.gpu_counts)
-                parts.append(
-                    f'<label>GPUs <select class="form-control" name="gpus-{name}">'
-                    f"{options}</select></label>"
-                    f' <span class="mutirao-free">{free} of {total} {what}{model} free'
-                    "</span>"
-                )
-            if len(p.images) > 1:
-                options = "".join(
-                    f'<option value="{escape(img, quote=True)}">{escape(img)}</option>'
-                    for img in p.images
-                )
-                parts.append(
-                    f'<label>Image <select class="form-control" name="image-{name}">'
-                    f"{options}</select></label>"
-                )
-            elif p.images:
-                parts.append(f"<div>Image: <code>{escape(p.images[0])}</code></div>")
-            rows.append(f'<div class="mutirao-profile form-group">{"".join(parts)}</div>')
-        return '<div class="mutirao-profiles">' + "".join(rows) + "</div>"
+        return render_options_form(
+            allowed_profiles(profiles, team_profiles, self.teams), self._free_of
+        )
 
     def run_options_from_form(self, form_data: dict[str, list[str]]) -> dict[str, Any]:
         """The form's choice as ``user_options``: ``profile``, ``image``, ``gpus`` (strings;
         :meth:`start` checks them)."""
-        # a form sends lists of strings, a query string single strings
-        form_data = {k: [v] if isinstance(v, str) else v for k, v in form_data.items()}
-        options: dict[str, Any] = {}
-        profile = (form_data.get("profile") or [""])[0]
-        if profile:
-            options["profile"] = profile
-        for key in ("image", "gpus"):
-            value = form_data.get(f"{key}-{profile}") or form_data.get(key)
-            if value:
-                options[key] = value[0]
-        return options
+        return options_from_form(form_data)
 
     def options_from_query(self, query_data: dict) -> dict[str, Any]:
         return self.run_options_from_form(query_data)
@@ -789,6 +425,9 @@ class GPUSpawnerMixin(LoggingConfigurable):
     def load_state(self, state: dict) -> None:
         super().load_state(state)  # type: ignore[misc]
         saved = state.get("mutirao") if isinstance(state, dict) else None
+        # a hub restarting with servers running starts reconciling with what runs at once,
+        # even when no saved state names a GPU (holders the ledger lost are found that way)
+        self.gpu_service  # noqa: B018
         if not saved:
             return
         image = saved.get("image")

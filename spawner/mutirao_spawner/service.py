@@ -21,6 +21,8 @@ spawner's hub-wide options); everything runs on the hub's event loop, so no lock
 from __future__ import annotations
 
 import asyncio
+import functools
+import hashlib
 import importlib
 import inspect
 import logging
@@ -34,11 +36,15 @@ from . import idle, metrics
 from .inventory import Inventory, discover_nvml, inventory_from_config
 from .ledger import Claim, Decision, Granted, Ledger, Policy, Queued, Refused, Request
 
-__all__ = ["GPUService", "stop_server"]
+__all__ = ["GPUService", "hub_identity", "stop_server"]
 
 
 def _clock(epoch: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(epoch))
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
 
 
 async def stop_server(spawner: Any, reason: str, log: logging.Logger) -> None:
@@ -472,19 +478,13 @@ class GPUService:
 
     async def _idle_action(self, server_id: str) -> None:
         spawner = self.spawners.get(server_id)
-        minutes = round(self.idle_window / 60)
+        reason = f"its GPUs were under {self.idle_threshold:g}% for {_duration(self.idle_window)}"
         if self.idle_action == "none" or spawner is None:
-            self.log.info(
-                "%s has used its GPUs under %s%% for %s min",
-                server_id,
-                self.idle_threshold,
-                minutes,
-            )
+            self.log.info("%s: %s", server_id, reason)
             return
         claim = self.ledger.claim(server_id)
         for uuid in claim.gpu_uuids if claim is not None else ():
             self.samples.pop(uuid, None)
-        reason = f"its GPUs were under {self.idle_threshold}% for {minutes} min"
         if self.idle_action == "release":
             self.report(
                 "idle", f"{server_id}: {reason}; restarting it without GPUs", server=server_id
@@ -493,6 +493,24 @@ class GPUService:
         else:
             self.report("idle", f"{server_id}: {reason}; stopping it", server=server_id)
             await stop_server(spawner, reason, self.log)
+
+
+def hub_identity() -> str:
+    """A short id of this hub, the same across its restarts (a hash of its database URL); ""
+    outside a hub. Servers carry it, so a hub never takes another hub's servers for its own."""
+    try:
+        from jupyterhub.app import JupyterHub
+    except ImportError:  # pragma: no cover
+        return ""
+    if not JupyterHub.initialized():
+        return ""
+    db_url = str(getattr(JupyterHub.instance(), "db_url", "") or "")
+    return _hash(db_url) if db_url else ""
+
+
+@functools.cache
+def _hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _hub_spawner(server_id: str) -> Any:
@@ -504,10 +522,9 @@ def _hub_spawner(server_id: str) -> Any:
     if not JupyterHub.initialized():
         return None
     user_name, _, server_name = server_id.partition("/")
-    app = JupyterHub.instance()
-    orm_user = app.users.find(user_name) if hasattr(app.users, "find") else None
-    if orm_user is None:
+    try:
+        user = JupyterHub.instance().users[user_name]  # looked up by name in the hub's database
+    except KeyError:
         return None
-    user = app.users[orm_user]
     spawner = user.spawners.get(server_name)
     return spawner if spawner is not None and spawner.active else None

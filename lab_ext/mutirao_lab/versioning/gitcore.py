@@ -21,10 +21,12 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import lru_cache
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import git
 from tornado.web import HTTPError
+
+if TYPE_CHECKING:
+    import git
 
 T = TypeVar("T")
 
@@ -371,6 +373,8 @@ class Repository:
     @contextmanager
     def gitpython(self) -> Iterator[git.Repo]:
         """A short-lived GitPython ``Repo``, closed (with its helper processes) after use."""
+        import git  # GitPython: imported on first use, it costs a tenth of a second at start-up
+
         repo = git.Repo(self.path)
         try:
             yield repo

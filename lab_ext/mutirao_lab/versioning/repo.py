@@ -25,8 +25,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-import git
-
 from . import fastpath
 from .diff import loads_notebook
 from .gitcore import (
@@ -273,6 +271,8 @@ def init_repo(core: GitCore, rel: str) -> dict[str, Any]:
     if os.path.isdir(os.path.join(full, ".git")):
         raise GitError(409, f"{rel or '/'} is already a git repository")
     os.makedirs(full, exist_ok=True)
+    import git  # GitPython: imported on first use, it costs a tenth of a second at start-up
+
     git.Repo.init(full, initial_branch="main").close()
     repo = core.repo(rel)
     configure_nbdime(repo)

@@ -1,0 +1,46 @@
+"""GPULocalProcessSpawner.list_running_holders on real processes: it finds servers by the
+``MUTIRAO_SERVER_ID`` in their environment (read from /proc), and leaves alone the processes of
+another hub on the same machine (another ``MUTIRAO_HUB_ID``)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import uuid
+
+import pytest
+
+from mutirao_spawner import local
+from mutirao_spawner.local import GPULocalProcessSpawner
+
+
+@pytest.fixture
+def processes():
+    started: list[subprocess.Popen] = []
+
+    def start(**env: str) -> None:
+        started.append(
+            subprocess.Popen(
+                [sys.executable, "-c", "import time; time.sleep(60)"], env={**os.environ, **env}
+            )
+        )
+
+    yield start
+    for proc in started:
+        proc.kill()
+        proc.wait(10)
+
+
+def test_only_this_hubs_servers_are_holders(processes, monkeypatch):
+    monkeypatch.setattr(local, "hub_identity", lambda: "this-hub")
+    tag = uuid.uuid4().hex[:8]
+    ours, theirs, old = f"ours-{tag}/", f"theirs-{tag}/", f"old-{tag}/"
+    processes(MUTIRAO_SERVER_ID=ours, MUTIRAO_HUB_ID="this-hub", CUDA_VISIBLE_DEVICES="GPU-a")
+    processes(MUTIRAO_SERVER_ID=theirs, MUTIRAO_HUB_ID="other-hub", CUDA_VISIBLE_DEVICES="GPU-b")
+    processes(MUTIRAO_SERVER_ID=old, CUDA_VISIBLE_DEVICES="GPU-c")  # started before hub ids
+    holders = asyncio.run(GPULocalProcessSpawner.list_running_holders())
+    assert holders[ours] == {"GPU-a"}
+    assert holders[old] == {"GPU-c"}
+    assert theirs not in holders
