@@ -258,6 +258,7 @@ class YClient:
         )
         self.synced = asyncio.Event()
         self.close_code = None
+        self.close()  # a connection from before a restart or a failed attempt
         self.ws = await websocket_connect(
             HTTPRequest(url, headers=self.headers, request_timeout=timeout),
             max_message_size=64 * 1024 * 1024,
@@ -270,6 +271,7 @@ class YClient:
             return_when=asyncio.FIRST_COMPLETED,
         )
         if not self.synced.is_set():
+            self.ws.close()
             raise ConnectionError(
                 f"{self.name}: no sync (closed with {self.close_code}: {self.ws.close_reason})"
             )

@@ -5,9 +5,6 @@ The ledger is pure, so nothing here starts a hub or touches a GPU; the inventory
 
 from __future__ import annotations
 
-import gc
-import time
-
 import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
@@ -402,10 +399,11 @@ eight_uuids = tuple(f"GPU-{i}" for i in range(8))
 
 
 @pytest.mark.parametrize("backfill", [False, True])
-def test_decisions_take_well_under_a_millisecond(backfill):
+def test_a_long_queue_grants_in_order_as_servers_stop(backfill):
     """8 GPUs and 1,000 waiting: newcomers queue and give up, then servers stop one by one.
 
-    Each waiting request wants all 8 GPUs, so with backfill every release scans the whole queue.
+    Each waiting request wants all 8 GPUs, so with backfill every release scans the whole queue
+    (how long a decision takes is measured by the P4 benchmark, not here).
     """
     eight = inventory_from_config([{"uuid": f"GPU-{i}", "model": A100} for i in range(8)])
     ledger = Ledger(eight, Policy(allow_backfill=backfill))
@@ -413,28 +411,15 @@ def test_decisions_take_well_under_a_millisecond(backfill):
         ledger.request(Request(f"h{i}/x", f"h{i}"), now=0)
     for i in range(1000):
         ledger.request(Request(f"q{i}/x", f"q{i}", count=8), now=0)
-    timings: dict[str, float] = {}
-    gc.disable()
-    try:
-        start = time.perf_counter()
-        for i in range(1000):
-            assert isinstance(ledger.request(Request(f"n{i}/x", f"n{i}"), now=1), Queued)
-        for i in range(1000):
-            ledger.cancel(f"n{i}/x", now=2)
-        timings["request+cancel"] = (time.perf_counter() - start) / 2000
-        start = time.perf_counter()
-        for i in range(7):
-            assert ledger.release(f"h{i}/x", now=3) == []
-        timings["release (queue scanned)"] = (time.perf_counter() - start) / 7
-        start = time.perf_counter()
-        assert [g.server_id for g in ledger.release("h7/x", now=4)] == ["q0/x"]
-        for i in range(100):
-            assert ledger.release(f"q{i}/x", now=5) == [Granted(f"q{i + 1}/x", eight_uuids)]
-        timings["release (head granted)"] = (time.perf_counter() - start) / 101
-    finally:
-        gc.enable()
-    slow = {op: f"{t * 1e6:.0f} µs" for op, t in timings.items() if t > 0.5e-3}
-    assert not slow, slow
+    for i in range(1000):
+        assert isinstance(ledger.request(Request(f"n{i}/x", f"n{i}"), now=1), Queued)
+    for i in range(1000):
+        ledger.cancel(f"n{i}/x", now=2)
+    for i in range(7):
+        assert ledger.release(f"h{i}/x", now=3) == []
+    assert [g.server_id for g in ledger.release("h7/x", now=4)] == ["q0/x"]
+    for i in range(100):
+        assert ledger.release(f"q{i}/x", now=5) == [Granted(f"q{i + 1}/x", eight_uuids)]
 
 
 # -- the state machine ---------------------------------------------------------------------------
