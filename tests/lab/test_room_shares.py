@@ -1,0 +1,64 @@
+"""A room server's reading of its JupyterHub shares (mutirao_lab.rooms.shares).
+
+The hub answer is the share model of JupyterHub 6's ``GET /hub/api/shares/<user>/<server>``
+(pagination envelope included); the end-to-end path, a browser member's role coming from the
+room's shares, is exercised with a real hub in tests/e2e/test_rooms_browser.py.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from mutirao_lab.rooms.shares import HubShares
+
+SERVER = "custom:mutirao-room-{}!server=room-ml/"
+
+
+def share(role: str, *, user: str | None = None, group: str | None = None) -> dict:
+    roles = ["viewer", "commenter", "editor", "owner"]
+    return {
+        "server": {"name": "", "user": {"name": "room-ml"}},
+        "scopes": ["access:servers!server=room-ml/"]
+        + [SERVER.format(r) for r in roles[: roles.index(role) + 1]],
+        "user": {"name": user} if user else None,
+        "group": {"name": group} if group else None,
+        "kind": "group" if group else "user",
+    }
+
+
+@pytest.fixture
+def shares() -> HubShares:
+    s = HubShares("http://127.0.0.1:1/hub/api", "token", "room-ml")
+    s._set(
+        [
+            share("viewer", group="ml-research"),
+            share("editor", group="data-platform"),
+            share("commenter", user="carla"),
+            share("viewer", user="bruno"),
+            {"scopes": ["access:servers!server=room-ml/"], "user": {"name": "x"}, "group": None},
+            "not a share",
+        ]
+    )
+    return s
+
+
+def test_the_highest_of_own_and_team_shares_wins(shares):
+    assert shares.role_for("bruno", ["ml-research"]) == "viewer"
+    assert shares.role_for("bruno", ["ml-research", "data-platform"]) == "editor"
+    assert shares.role_for("carla", ["ml-research"]) == "commenter"
+
+
+def test_no_share_no_role(shares):
+    assert shares.role_for("davi", ["other-team"]) is None
+    assert shares.role_for("x") is None  # access only, no room role
+
+
+def test_nothing_is_granted_before_the_first_reading():
+    assert HubShares("http://127.0.0.1:1/hub/api", "t", "room-ml").role_for("bruno") is None
+
+
+def test_the_url_is_the_servers_own_shares_and_only_http():
+    s = HubShares("http://hub:8081/hub/api/", "t", "room-a b", "dev")
+    assert s.url == "http://hub:8081/hub/api/shares/room-a%20b/dev"
+    with pytest.raises(ValueError, match="must be http"):
+        HubShares("file:///etc/passwd", "t", "room-ml")
