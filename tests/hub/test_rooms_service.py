@@ -457,6 +457,25 @@ def test_nobody_grants_a_role_above_their_own(rooms):
     assert ok.status_code == 200, ok.text
 
 
+def test_a_cross_site_post_with_the_service_cookie_changes_nothing(rooms):
+    """A browser signed in to the rooms service (its OAuth cookie) must send the service's
+    XSRF token with a request that changes something; a page on another site cannot."""
+    session = rooms.login("alice")
+    page = session.get(rooms.hub.url + "services/mutirao-rooms/", timeout=60)
+    assert page.status_code == 200, page.text  # signed in to the service through the hub
+    body = {"name": "csrf", "teams": {"leads": "editor"}}
+    forged = session.post(rooms.api_url + "rooms", json=body, timeout=60)
+    assert forged.status_code == 403, forged.text
+    assert rooms.hub.api("GET", "users/room-csrf").status_code == 404
+    xsrf = session.cookies.get("_xsrf", path="/@/space%20word/services/mutirao-rooms/")
+    xsrf = xsrf or session.cookies.get("_xsrf")
+    ok = session.post(rooms.api_url + "rooms", json=body, headers={"X-XSRFToken": xsrf}, timeout=60)
+    assert ok.status_code == 201, ok.text
+    # tidy up for the module's other tests: a room is archived before it can be deleted
+    assert rooms.call("alice", "POST", "rooms/csrf/archive").status_code == 200
+    assert rooms.call("alice", "DELETE", "rooms/csrf").status_code in (200, 204)
+
+
 def test_forged_tokens_are_refused(rooms):
     r = requests.get(rooms.api_url + "rooms", headers={"Authorization": "token forged"}, timeout=30)
     assert r.status_code == 403

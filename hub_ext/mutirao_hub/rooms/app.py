@@ -309,9 +309,9 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
 
 
 class APIHandler(BaseHandler):
-    def check_xsrf_cookie(self):
-        # cookie-authenticated requests are checked by HubOAuth in prepare(); tokens need none
-        return
+    # A request signed in with the service's cookie is accepted only with the service's XSRF
+    # token (HubOAuth calls check_xsrf_cookie, from HubAuthenticated, before it trusts the
+    # cookie); a token in the Authorization header needs none.
 
     async def prepare(self):
         await super().prepare()
