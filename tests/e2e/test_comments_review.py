@@ -50,8 +50,8 @@ def screenshot(locator, name: str) -> None:
 
 def palette(page, query: str):
     """Open the command palette and search it; answers the items it lists."""
-    page.keyboard.press("Control+Shift+C")
     search = page.locator(".lm-CommandPalette-input")
+    page.keyboard.press("Control+Shift+C")  # the shortcut keeps the editor's selection
     search.wait_for()
     search.fill(query)
     return page.locator(".lm-CommandPalette-item")
@@ -81,7 +81,9 @@ def test_review_selection_palette_and_export(hub_factory, browser, artifacts_dir
     token = hub.user_token("ana")
     context, ana = open_lab(browser, hub, "ana", "user/ana/lab/tree/review.ipynb")
     try:
-        # -- the palette lists every comments command
+        # -- the palette lists every comments command; first the notebook is shown and has
+        # the keyboard (a shortcut pressed while the lab still loads goes nowhere)
+        ana.locator(".jp-Notebook .jp-Cell .jp-InputPrompt").first.click()
         items = palette(ana, "Comment")
         items.first.wait_for()
         labels = ana.locator(".lm-CommandPalette-itemLabel").all_inner_texts()
