@@ -337,6 +337,52 @@ async def test_merge_uses_nbdime_and_reports_conflicts(api, repo):
     assert git(repo, "status", "--porcelain") == ""
 
 
+async def test_notebook_conflict_comes_with_nbdime_merge_decisions(api, repo):
+    """Both branches change the same cell: the merge answers 409 naming the notebook, and its
+    conflict carries nbdime's merge decisions (what nbdime's merge widget is built from)."""
+    git(repo, "checkout", "-q", "-b", "other")
+    write_nb(repo / "analysis.ipynb", "x = 3  # other")
+    git(repo, "commit", "-q", "-am", "other edits the cell")
+    git(repo, "checkout", "-q", "main")
+    write_nb(repo / "analysis.ipynb", "x = 4  # main")
+    git(repo, "commit", "-q", "-am", "main edits the cell")
+    before = git(repo, "rev-parse", "HEAD").strip()
+    code, body = await api("POST", "merge", body={"repo": "proj", "branch": "other"})
+    assert code == 409, body
+    assert "analysis.ipynb" in body["message"]
+    params = {"repo": "proj", "path": "analysis.ipynb"}
+    code, sides = await api("GET", "conflict", params=params)
+    assert code == 200, sides
+    assert sides["local"]["cells"][1]["source"] == "x = 4  # main"
+    assert sides["remote"]["cells"][1]["source"] == "x = 3  # other"
+    conflicts = [d for d in sides["decisions"] if d["conflict"]]
+    assert conflicts, sides["decisions"]
+    text = json.dumps(conflicts)
+    assert "x = 4  # main" in text
+    assert "x = 3  # other" in text
+    code, sides = await api("GET", "conflict", params={"repo": "proj", "path": "notes.md"})
+    assert code == 404
+    code, body = await api("POST", "merge", "abort", body={"repo": "proj"})
+    assert code == 200, body
+    assert git(repo, "rev-parse", "HEAD").strip() == before
+    # merge again, resolve by writing the notebook, and commit it: the commit concludes the merge
+    code, body = await api("POST", "merge", body={"repo": "proj", "branch": "other"})
+    assert code == 409, body
+    write_nb(repo / "analysis.ipynb", "x = 7  # both")
+    code, body = await api(
+        "POST",
+        "commit",
+        user="edu",
+        body={"repo": "proj", "paths": ["analysis.ipynb"], "message": "Merge other"},
+    )
+    assert code == 201, body
+    assert git(repo, "rev-list", "--parents", "-1", "HEAD").split()[1:] == [
+        before,
+        git(repo, "rev-parse", "other").strip(),
+    ]
+    assert git(repo, "status", "--porcelain") == ""
+
+
 # -- diffs -------------------------------------------------------------------------------------
 
 

@@ -602,7 +602,12 @@ def commit(
                 "message": message.strip(),
             }
         try:
-            if paths and head(repo) is not None:
+            if paths and os.path.exists(os.path.join(repo.path, ".git", "MERGE_HEAD")):
+                # concluding a merge: git refuses a partial commit, and the merge commit takes
+                # the whole index (the cleanly merged files too) once the resolved files are in
+                repo.git("add", "-A", "--", *paths)
+                repo.git(*args, input=data, env=env)
+            elif paths and head(repo) is not None:
                 # one git process for the usual case (tracked files): `--only` takes their
                 # changes and deletions from the working tree and leaves the rest of the index
                 try:
@@ -717,4 +722,20 @@ def conflict(repo: Repository, path: str) -> dict[str, Any]:
         sides[side] = None if found is None else decode_content(path, found[2])["content"]
     if sides["local"] is None and sides["remote"] is None:
         raise GitError(404, f"{path} has no conflict")
+    if path.endswith(".ipynb") and sides["local"] is not None and sides["remote"] is not None:
+        sides["decisions"] = merge_decisions(sides["base"], sides["local"], sides["remote"])
     return {"path": path, **sides}
+
+
+def merge_decisions(base: Any, local: Any, remote: Any) -> list[dict[str, Any]]:
+    """nbdime's merge decisions for three notebooks, as its own merge tool computes them (its
+    ``mergetool`` strategy: every conflict left for the user), for nbdime's merge widget. A file
+    added on both sides merges against an empty notebook."""
+    from nbdime.merging.notebooks import decide_notebook_merge
+    from nbdime.nbmergeapp import _build_arg_parser
+
+    args = _build_arg_parser().parse_args(["", "", ""])
+    args.merge_strategy = "mergetool"
+    if base is None:
+        base = {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    return list(decide_notebook_merge(base, local, remote, args=args))

@@ -275,3 +275,44 @@ export function forgetCredentials(host: string): Promise<void> {
     method: 'DELETE'
   });
 }
+
+/**
+ * The three sides of a conflicted file (index stages 1-3); a side the file is missing from is
+ * null. Notebooks come with nbdime's merge decisions for its merge widget.
+ */
+export interface IConflict {
+  path: string;
+  base: any;
+  local: any;
+  remote: any;
+  decisions?: any[];
+}
+
+/**
+ * Merge a branch into the current one. A merge with conflicts fails with a 409 whose
+ * message names the files; `status` lists them (index or worktree `U`).
+ */
+export function merge(
+  repo: string,
+  branch: string
+): Promise<{ before: string; after: string; changed: string[] }> {
+  return post('merge', { repo, branch });
+}
+
+export function mergeAbort(
+  repo: string
+): Promise<{ changed: string[]; head: string }> {
+  return post('merge/abort', { repo });
+}
+
+export function conflict(repo: string, path: string): Promise<IConflict> {
+  return requestAPI<IConflict>(`git/conflict${query({ repo, path })}`);
+}
+
+/**
+ * Whether a status entry is an unmerged (conflicted) file.
+ */
+export function isConflicted(file: IStatusFile): boolean {
+  const pair = file.index + file.worktree;
+  return pair.includes('U') || pair === 'AA' || pair === 'DD';
+}

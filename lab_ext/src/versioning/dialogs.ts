@@ -2,10 +2,11 @@
  * The commit dialog and the branch picker. Names of files and branches come from the
  * repository and are shown as text only.
  */
-import { Dialog, showDialog } from '@jupyterlab/apputils';
+import { Dialog, Notification, showDialog } from '@jupyterlab/apputils';
 import { Widget } from '@lumino/widgets';
 
 import * as api from './api';
+import { MutiraoAPIError } from '../handler';
 import { describeError } from './people';
 
 /**
@@ -141,9 +142,10 @@ export async function commitDialog(
  * Each action runs at once and reports in the dialog.
  */
 export class BranchPicker extends Widget {
-  constructor(repo: string) {
+  constructor(repo: string, onConflicts?: (branch: string) => void) {
     super();
     this._repo = repo;
+    this._onConflicts = onConflicts ?? null;
     this.addClass('mutirao-BranchPicker');
     this._list = document.createElement('ul');
     this._list.className = 'mutirao-BranchList';
@@ -198,6 +200,9 @@ export class BranchPicker extends Widget {
                 this.changed = true;
               })
             ),
+            action('mutirao-BranchMerge', 'Merge', () =>
+              this.merge(branch.name)
+            ),
             action('mutirao-BranchDelete', 'Delete', () =>
               this.remove(branch.name)
             )
@@ -217,6 +222,38 @@ export class BranchPicker extends Widget {
       this.changed = true;
       this._name.value = '';
     });
+  }
+
+  /**
+   * Merge a branch into the current one. Conflicts hand over to the conflicts view (the
+   * dialog closes); other failures show the server's message here.
+   */
+  async merge(name: string): Promise<void> {
+    this._say(`Merging ${name}…`);
+    try {
+      const result = await api.merge(this._repo, name);
+      this.changed = true;
+      const n = result.changed.length;
+      const done = `Merged ${name}: ${n} file${n === 1 ? '' : 's'} changed.`;
+      Notification.success(done, { autoClose: 5000 });
+      await this.refresh();
+      this._say(done);
+    } catch (error) {
+      if (
+        error instanceof MutiraoAPIError &&
+        error.status === 409 &&
+        this._onConflicts
+      ) {
+        this.changed = true;
+        Notification.warning(`Merging ${name} has conflicts.`, {
+          autoClose: 5000
+        });
+        this._onConflicts(name);
+        return;
+      }
+      await this.refresh();
+      this._say(`Merge failed: ${describeError(error)}`, true);
+    }
   }
 
   async remove(name: string): Promise<void> {
@@ -261,6 +298,7 @@ export class BranchPicker extends Widget {
   }
 
   private _repo: string;
+  private _onConflicts: ((branch: string) => void) | null;
   private _list: HTMLUListElement;
   private _name: HTMLInputElement;
   private _status: HTMLElement;
@@ -279,12 +317,26 @@ function action(
 }
 
 /**
- * Show the branch picker until the user closes it.
+ * Show the branch picker until the user closes it. A merge with conflicts closes it and
+ * calls `onConflicts` with the merged branch.
  */
-export async function branchDialog(repo: string): Promise<boolean> {
-  const picker = new BranchPicker(repo);
+export async function branchDialog(
+  repo: string,
+  onConflicts?: (repo: string, branch: string) => void
+): Promise<boolean> {
+  let conflicted: string | null = null;
+  let dialog: Dialog<unknown> | null = null;
+  const picker = new BranchPicker(
+    repo,
+    onConflicts
+      ? branch => {
+          conflicted = branch;
+          dialog?.resolve(0);
+        }
+      : undefined
+  );
   await picker.refresh();
-  await showDialog({
+  dialog = new Dialog({
     title: 'Branches',
     body: picker,
     buttons: [Dialog.okButton({ label: 'Close' })],
@@ -292,6 +344,11 @@ export async function branchDialog(repo: string): Promise<boolean> {
     defaultButton: -1,
     focusNodeSelector: '.mutirao-BranchName'
   });
+  await dialog.launch();
+  dialog.dispose();
+  if (conflicted !== null && onConflicts) {
+    onConflicts(repo, conflicted);
+  }
   return picker.changed;
 }
 

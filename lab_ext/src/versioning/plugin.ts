@@ -13,6 +13,7 @@ import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { Widget } from '@lumino/widgets';
 
+import { ConflictView, ConflictsPanel } from './conflicts';
 import { branchDialog, commitDialog, credentialsDialog } from './dialogs';
 import { DiffView } from './diffview';
 import { HistoryPanel, historyIcon } from './history';
@@ -24,6 +25,7 @@ export namespace VersioningCommandIDs {
   export const pull = 'mutirao-lab:git-pull';
   export const push = 'mutirao-lab:git-push';
   export const credentials = 'mutirao-lab:git-credentials';
+  export const conflicts = 'mutirao-lab:git-merge-conflicts';
 }
 
 /**
@@ -64,6 +66,37 @@ export const versioningPlugin: JupyterFrontEndPlugin<void> = {
       return String(model.content ?? '');
     };
 
+    const addMain = (content: Widget, prefix: string) => {
+      const widget = new MainAreaWidget({ content });
+      widget.id = `${prefix}-${Date.now()}`;
+      widget.title.label = content.title.label;
+      widget.title.caption = content.title.caption;
+      widget.title.icon = historyIcon;
+      shell.add(widget, 'main');
+      shell.activateById(widget.id);
+      return widget;
+    };
+    const showConflict = (repo: string, path: string) => {
+      const content = new ConflictView({
+        repo,
+        path,
+        rendermime,
+        editorFactory
+      });
+      addMain(content, 'mutirao-conflict').addClass('mutirao-ConflictWidget');
+      void content.load();
+    };
+    const openConflicts = (repo: string, branch?: string) => {
+      const content = new ConflictsPanel({
+        repo,
+        branch,
+        show: showConflict,
+        aborted: () => void panel.refresh()
+      });
+      addMain(content, 'mutirao-conflicts').addClass('mutirao-ConflictsWidget');
+      void content.refresh().then(() => panel.refresh());
+    };
+
     const panel = new HistoryPanel({
       openDiff: (repo, path, from, to) => {
         const content = new DiffView({
@@ -87,7 +120,7 @@ export const versioningPlugin: JupyterFrontEndPlugin<void> = {
       },
       commit: (location, rootPath) => commitDialog(location, rootPath),
       branches: async repo => {
-        await branchDialog(repo);
+        await branchDialog(repo, openConflicts);
       },
       credentials: credentialsDialog
     });
@@ -151,6 +184,16 @@ export const versioningPlugin: JupyterFrontEndPlugin<void> = {
       execute: withPanel(() => panel.remote('push'))
     });
 
+    app.commands.addCommand(VersioningCommandIDs.conflicts, {
+      label: 'Git Merge Conflicts',
+      execute: () => {
+        follow();
+        if (panel.location) {
+          openConflicts(panel.location.repo);
+        }
+      }
+    });
+
     app.commands.addCommand(VersioningCommandIDs.credentials, {
       label: 'Git Credentials…',
       execute: () => credentialsDialog()
@@ -162,6 +205,7 @@ export const versioningPlugin: JupyterFrontEndPlugin<void> = {
         VersioningCommandIDs.showHistory,
         VersioningCommandIDs.commit,
         VersioningCommandIDs.branches,
+        VersioningCommandIDs.conflicts,
         VersioningCommandIDs.pull,
         VersioningCommandIDs.push
       ]) {
