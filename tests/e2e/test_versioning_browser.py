@@ -134,6 +134,14 @@ def test_history_diff_commit_restore(hub_factory, browser, artifacts_dir):
             30,
             what="the saved notebook on disk",
         )
+        # a second edit: the first save was snapshotted at once, later ones wait for the
+        # snapshot interval, so the snapshot promoted below differs from what gets committed
+        page.keyboard.type("  # doubled")
+        wait_for(
+            lambda: "# doubled" in (proj / "analysis.ipynb").read_text(),
+            30,
+            what="the second save on disk",
+        )
 
         # -- the History panel follows the notebook
         page.locator('.jp-SideBar .lm-TabBar-tab[data-id="mutirao-history"]').click()
