@@ -239,14 +239,7 @@ class CatFile:
         proc, self._proc = self._proc, None
         if proc is None:
             return
-        for stream in (proc.stdin, proc.stdout):
-            if stream is not None:
-                stream.close()
-        try:
-            proc.wait(timeout=2)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
 
     def close(self) -> None:
         with self._lock:
@@ -316,18 +309,23 @@ class LinePipe:
             self._stderr = None
         if proc is None:
             return
-        for stream in (proc.stdin, proc.stdout):
-            if stream is not None:
-                stream.close()
-        try:
-            proc.wait(timeout=2)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
 
     def close(self) -> None:
         with self._lock:
             self._kill()
+
+
+def stop_process(proc: subprocess.Popen) -> None:
+    """Close a persistent git process's pipes and reap it (killed if it lingers)."""
+    for stream in (proc.stdin, proc.stdout):
+        if stream is not None:
+            stream.close()
+    try:
+        proc.wait(timeout=2)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 class LRU(OrderedDict):
