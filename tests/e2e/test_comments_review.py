@@ -15,6 +15,7 @@ from pathlib import Path
 import nbformat
 import pytest
 import requests
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from ..harness import REPO, wait_for
 from .test_comments_browser import (
@@ -51,9 +52,19 @@ def screenshot(locator, name: str) -> None:
 def palette(page, query: str):
     """Open the command palette and search it; answers the items it lists."""
     search = page.locator(".lm-CommandPalette-input")
-    page.keyboard.press("Control+Shift+C")  # the shortcut keeps the editor's selection
-    search.wait_for()
-    search.fill(query)
+    # The shortcut keeps the editor's selection (a click on the menu would not). The palette's
+    # input is always in the page, hidden while the palette is closed; a modal palette closes
+    # when the lab moves focus (a shortcut pressed while the lab is still settling), so it is
+    # opened again until the search is typed into it.
+    for attempt in range(5):
+        if not search.is_visible():
+            page.keyboard.press("Control+Shift+C")
+        try:
+            search.fill(query, timeout=5000)
+            break
+        except PlaywrightTimeout:
+            if attempt == 4:
+                raise
     return page.locator(".lm-CommandPalette-item")
 
 
