@@ -24,6 +24,8 @@ from tornado import web
 
 from ..comments.model import ROLES
 from ..handlers import MutiraoHandler
+from . import merge as merging
+from . import remotes
 from . import repo as ops
 from .diff import DiffTooLarge, diff_cache_key, diff_notebooks, diff_text, loads_notebook
 from .gitcore import LRU, GitCore, GitError, Repository, check_path, check_rev
@@ -52,7 +54,7 @@ class Versioning:
         self.log = app.log
         self.settings = serverapp.web_app.settings
         self.core = GitCore(serverapp.root_dir)
-        self.credentials = ops.CredentialStore(os.path.expanduser(app.credentials_dir))
+        self.credentials = remotes.CredentialStore(os.path.expanduser(app.credentials_dir))
         self.live = LiveDocuments(self.settings, app.log)
         self.roles = roles
         self.snapshots = SnapshotService(
@@ -252,12 +254,12 @@ class CloneHandler(GitHandler):
     @authorized
     async def post(self) -> None:
         await self.allow(write=True)
-        url = ops.check_remote_url(self.arg("url"), self.allow_http)
+        url = remotes.check_remote_url(self.arg("url"), self.allow_http)
         name = self.repo_name()
         if not name:
             raise GitError(400, "`repo` must name the new folder to clone into")
         env = self.service.credentials.env(self.current_user.username, url, self.allow_http)
-        result = await self.core.call(ops.clone, self.core, url, name, env, self.allow_http)
+        result = await self.core.call(remotes.clone, self.core, url, name, env, self.allow_http)
         self.write_json(result, status=201)
 
 
@@ -422,16 +424,16 @@ class RemoteHandler(GitHandler):
         repository = self.repo()
         remote = self.arg("remote", "origin")
         branch = self.arg("branch")
-        url = await self.core.call(ops.remote_url, repository, remote)
-        ops.check_remote_url(url, self.allow_http)
+        url = await self.core.call(remotes.remote_url, repository, remote)
+        remotes.check_remote_url(url, self.allow_http)
         env = self.service.credentials.env(self.current_user.username, url, self.allow_http)
         if verb == "push":
             result = await self.core.call(
-                ops.push, repository, remote, branch, env, self.allow_http
+                remotes.push, repository, remote, branch, env, self.allow_http
             )
         else:
             result = await self.core.call(
-                ops.pull,
+                remotes.pull,
                 repository,
                 remote,
                 branch,
@@ -456,10 +458,10 @@ class MergeHandler(GitHandler):
         await self.allow(write=True)
         repository = self.repo()
         if abort:
-            result = await self.core.call(ops.merge_abort, repository)
+            result = await self.core.call(merging.merge_abort, repository)
         else:
             result = await self.core.call(
-                ops.merge, repository, self.arg("branch"), self.me(), ops.Person.owner()
+                merging.merge, repository, self.arg("branch"), self.me(), ops.Person.owner()
             )
         result["live"] = await self.service.live.reload(
             [self.root_path(p) for p in result["changed"]]
@@ -475,7 +477,7 @@ class ConflictHandler(GitHandler):
     @authorized
     async def get(self) -> None:
         await self.allow(write=False)
-        self.write_json(await self.core.call(ops.conflict, self.repo(), self.arg("path")))
+        self.write_json(await self.core.call(merging.conflict, self.repo(), self.arg("path")))
 
 
 class CredentialsHandler(GitHandler):
