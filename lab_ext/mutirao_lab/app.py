@@ -33,8 +33,8 @@ from .rooms.resolver import RoomRoleResolver
 from .rooms.roles import DEFAULT_ROOM_PREFIX, is_room
 from .rooms.shares import HubShares
 from .runtime import RuntimeHandler
-from .versioning.handlers import Versioning
 from .versioning.handlers import handlers as versioning_handlers
+from .versioning.service import Versioning
 
 # ids are matched loosely so that a malformed one gets the API's JSON 404, not a page
 _ID = r"([^/]+)"

@@ -262,6 +262,29 @@ async def test_commits_beside_a_terminal_committing_in_a_loop(api, repo):
     assert git(repo, "status", "--porcelain") == ""
 
 
+async def test_branch_locked_by_another_git_process_asks_to_retry(api, repo):
+    """A git process at the terminal holds the branch's lock (``refs/heads/main.lock``) while
+    the server commits: the server answers 409 "retry", leaves that process's lock alone and
+    its own index change undone; once the lock is gone the retry lands."""
+    (repo / "notes.md").write_text("locked out\n")
+    head = git(repo, "rev-parse", "HEAD")
+    held = repo / ".git" / "refs" / "heads" / "main.lock"
+    held.write_text(head)
+    code, body = await commit(api, ["notes.md"], "mine")
+    assert code == 409, body
+    assert "retry" in body["message"]
+    assert held.read_text() == head
+    assert git(repo, "rev-parse", "HEAD") == head
+    assert not (repo / ".git" / "index.lock").exists()
+    assert git(repo, "status", "--porcelain") == " M notes.md\n"
+    held.unlink()
+    code, body = await commit(api, ["notes.md"], "mine")
+    assert code == 201, body
+    assert git(repo, "log", "-1", "--format=%s") == "mine\n"
+    assert git(repo, "status", "--porcelain") == ""
+    git(repo, "fsck", "--strict", "--no-progress")
+
+
 async def test_hooks_and_unusual_indexes_still_get_gits_own_commit(api, repo):
     """Where the repository asks for what only ``git commit`` does (a commit hook, an index
     in version 4), the commit goes through git: the hook runs, the index stays readable."""

@@ -205,15 +205,7 @@ def commit(
     if not head_ref.startswith("ref: refs/heads/"):
         return None  # detached
     index_path = os.path.join(git_dir, "index")
-    lock_path = index_path + ".lock"
-    try:
-        fd = os.open(lock_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    except FileExistsError:
-        raise GitError(
-            409, "another git operation is in progress in this repository; retry in a moment"
-        ) from None
-    done = False
-    try:
+    with refs.LockFile(index_path) as index_lock:
         # the parent is read under the lock: a `git commit` beside us has finished or waits
         try:
             check_branch_name(head_ref[16:])
@@ -224,7 +216,9 @@ def commit(
             if tip is None:
                 return None  # unborn branch
             parent = read_commit(repo, tip)
-            new = _commit_locked(repo, cfg, fd, index_path, paths, text, parent, author, committer)
+            new = _commit_locked(
+                repo, cfg, index_lock.fd, index_path, paths, text, parent, author, committer
+            )
         except Unsupported:
             return None
         if new is None:
@@ -232,16 +226,7 @@ def commit(
         subject = text.split("\n", 1)[0]
         message = f"commit (mutirao): {subject}"
         move_ref(repo, head_ref[5:], new, parent.id, committer, message, log_head=True)
-        os.close(fd)
-        fd = -1
-        os.rename(lock_path, index_path)
-        done = True
-    finally:
-        if fd >= 0:
-            os.close(fd)
-        if not done:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(lock_path)
+        index_lock.commit()
     _maybe_gc(repo)
     return new
 

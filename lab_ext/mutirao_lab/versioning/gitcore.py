@@ -33,6 +33,8 @@ T = TypeVar("T")
 #: How long one git command may run before the request fails (clone, push and pull get more).
 GIT_TIMEOUT_S = 60.0
 NETWORK_TIMEOUT_S = 600.0
+#: What the API says when another git process holds a lock it needs.
+BUSY = "another git operation is in progress in this repository; retry in a moment"
 
 _HEX = re.compile(r"^[0-9a-f]{4,64}$")
 # characters git forbids in ref names, plus ones we never want to pass along
@@ -166,7 +168,7 @@ def classify(stderr: str) -> tuple[int, str]:
     msg = msg or "git failed"
     low = msg.lower()
     if "index.lock" in low or "cannot lock ref" in low or ".lock': file exists" in low:
-        return 409, "another git operation is in progress in this repository; retry in a moment"
+        return 409, BUSY
     if "authentication failed" in low or "could not read username" in low:
         return 401, "the remote refused the credentials: " + msg
     if "conflict" in low:

@@ -6,6 +6,8 @@ the expected commit, writes the new id, appends the reflog entries git would (th
 HEAD's when HEAD points at it), and renames the lock over the ref. Anything unusual (a
 symbolic ref, a reftable repository, a ``reference-transaction`` hook, a name clash with a
 folder) raises :class:`~.objects.Unsupported`, and the caller asks ``git update-ref``.
+
+:class:`LockFile` is that protocol on its own; the in-process commit takes ``index.lock`` with it.
 """
 
 from __future__ import annotations
@@ -13,13 +15,54 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+from typing import Any
 
-from .gitcore import GitError
+from .gitcore import BUSY, GitError
 from .objects import Unsupported
 
 ZERO = "0" * 40
 _SHA = re.compile(r"^[0-9a-f]{40}$")
 _LOGGED = ("refs/heads/", "refs/remotes/", "refs/notes/")
+
+
+class LockFile:
+    """``<path>.lock``, taken and released as git does it.
+
+    Made exclusively on construction: a lock already there (a git process beside the server
+    holds it) answers 409 "retry"; any other ``OSError`` is raised as it is, for the caller to
+    judge. Written through :attr:`fd`; :meth:`commit` closes it and renames it over ``path``.
+    Leaving the ``with`` block without committing closes and removes it, so the file is left
+    as it was.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.lock = path + ".lock"
+        try:
+            self.fd = os.open(self.lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            raise GitError(409, BUSY) from None
+        self.done = False
+
+    def __enter__(self) -> LockFile:
+        return self
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+    def commit(self) -> None:
+        """Close the lock and put it in place of ``path``."""
+        self.close()
+        os.rename(self.lock, self.path)
+        self.done = True
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+        if not self.done:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.lock)
 
 
 def read_ref(git_dir: str, ref: str) -> str | None:
@@ -84,34 +127,20 @@ def move(
     if os.path.exists(os.path.join(git_dir, "..", hooks, "reference-transaction")):
         raise Unsupported("a reference-transaction hook")
     path = os.path.join(git_dir, ref)
-    lock = path + ".lock"
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    except FileExistsError:
-        raise GitError(
-            409, "another git operation is in progress in this repository; retry in a moment"
-        ) from None
+        lock = LockFile(path)
     except OSError:
         raise Unsupported(f"{ref} cannot be locked here") from None
-    done = False
-    try:
+    with lock:
         current = read_ref(git_dir, ref)
         if current != old:
             raise GitError(409, f"{ref} moved while this change was being made; retry in a moment")
-        os.write(fd, (new + "\n").encode("ascii"))
-        os.close(fd)
-        fd = -1
+        os.write(lock.fd, (new + "\n").encode("ascii"))
+        lock.close()
         entry = f"{old or ZERO} {new} {ident}\t{message}\n".encode()
         if _should_log(cfg, git_dir, ref):
             _append_log(git_dir, ref, entry)
         if log_head and _should_log(cfg, git_dir, "HEAD"):
             _append_log(git_dir, "HEAD", entry)
-        os.rename(lock, path)
-        done = True
-    finally:
-        if fd >= 0:
-            os.close(fd)
-        if not done:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(lock)
+        lock.commit()

@@ -3,41 +3,29 @@
 Each function is synchronous, takes a :class:`~.gitcore.Repository` and validated arguments,
 and returns JSON-ready data; handlers run them in the git thread pool. Authors are the
 requesting collaborator, committers the server's owner (the room), both passed in as
-:class:`Person`. Credentials for remotes come from a :class:`CredentialStore` outside the
-repository and reach git through ``GIT_ASKPASS`` and the environment, never argv or
-``.git/config``.
+:class:`Person`. Remotes (clone, pull, push and their credentials) are in :mod:`.remotes`;
+merging and conflicts in :mod:`.merge`.
 """
 
 from __future__ import annotations
 
 import base64
-import contextlib
-import hashlib
-import json
 import os
 import re
-import shutil
-import stat
 import sys
-import tempfile
-import threading
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from . import fastpath
 from .diff import loads_notebook
 from .gitcore import (
-    NETWORK_TIMEOUT_S,
     GitCore,
     GitError,
     Repository,
     check_branch_name,
     check_path,
     check_paths,
-    check_rev,
     git_env,
-    run_git,
 )
 
 #: Where nbdime's drivers are declared in a managed repository: in ``.git/info/attributes``,
@@ -102,135 +90,6 @@ def ident_env(author: Person, committer: Person) -> dict[str, str]:
     )
 
 
-# -- remotes and credentials --------------------------------------------------------------------
-
-
-def check_remote_url(url: Any, allow_http: bool = False) -> str:
-    """An ``https://`` URL git may fetch from; everything else is refused: ``ext::`` and other
-    transport helpers, ``file://``, ssh (whose URLs can carry options), option-looking
-    strings (GitPython CVE-2022-24439), URLs with credentials in them."""
-    if not isinstance(url, str) or not url:
-        raise GitError(400, "`url` must be a non-empty string")
-    if url.startswith("-") or any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
-        raise GitError(400, "the remote URL is refused: it looks like an option or has spaces")
-    if "::" in url:
-        raise GitError(400, "the remote URL is refused: transport helpers (ext::) are not allowed")
-    parts = urlsplit(url)
-    schemes = ("https", "http") if allow_http else ("https",)
-    if parts.scheme.lower() not in schemes:
-        raise GitError(400, f"only {' and '.join(s + '://' for s in schemes)} remotes are allowed")
-    if not parts.hostname or parts.hostname.startswith("-"):
-        raise GitError(400, "the remote URL has no valid host")
-    if parts.username is not None or parts.password is not None:
-        raise GitError(
-            400, "put credentials in the credential store, not in the URL (it would be saved)"
-        )
-    return url
-
-
-def remote_host(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.hostname}:{parts.port}" if parts.port else str(parts.hostname)
-
-
-class CredentialStore:
-    """Per-user credentials for remotes, by host, in files outside every repository.
-
-    One JSON file per user (named by a hash of the username), mode 0600, in a folder of mode
-    0700. The ``askpass`` script in the same folder answers git's prompts from two environment
-    variables set only on the git process that needs them.
-    """
-
-    def __init__(self, folder: str) -> None:
-        self.folder = folder
-        self._lock = threading.Lock()
-        os.makedirs(folder, mode=0o700, exist_ok=True)
-        with contextlib.suppress(OSError):
-            os.chmod(folder, 0o700)
-        self.askpass = os.path.join(folder, "askpass.sh")
-        script = (
-            "#!/bin/sh\n"
-            "# written by mutirao_lab: answers git's credential prompts from the environment\n"
-            'case "$1" in\n'
-            '  Username*) printf "%s\\n" "$MUTIRAO_GIT_USERNAME" ;;\n'
-            '  *) printf "%s\\n" "$MUTIRAO_GIT_PASSWORD" ;;\n'
-            "esac\n"
-        )
-        tmp = self.askpass + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(script)
-        os.chmod(tmp, stat.S_IRWXU)
-        os.replace(tmp, self.askpass)
-
-    def _file(self, username: str) -> str:
-        return os.path.join(
-            self.folder, hashlib.sha256(username.encode()).hexdigest()[:32] + ".json"
-        )
-
-    def _load(self, username: str) -> dict[str, dict[str, str]]:
-        try:
-            with open(self._file(username), encoding="utf-8") as f:
-                data = json.load(f)
-        except (OSError, ValueError):
-            return {}
-        return data if isinstance(data, dict) else {}
-
-    def _save(self, username: str, data: dict[str, Any]) -> None:
-        path = self._file(username)
-        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".cred-")
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-
-    def hosts(self, username: str) -> list[dict[str, str]]:
-        return [
-            {"host": h, "username": v.get("username", "")}
-            for h, v in sorted(self._load(username).items())
-        ]
-
-    def set(self, username: str, host: str, login: str, password: str) -> None:
-        with self._lock:
-            data = self._load(username)
-            data[host] = {"username": login, "password": password}
-            self._save(username, data)
-
-    def delete(self, username: str, host: str) -> bool:
-        with self._lock:
-            data = self._load(username)
-            found = data.pop(host, None) is not None
-            self._save(username, data)
-            return found
-
-    def env(self, username: str, url: str, allow_http: bool) -> dict[str, str]:
-        """The environment of a network git process for ``username`` talking to ``url``."""
-        cred = self._load(username).get(remote_host(url), {})
-        protocols = "https:http" if allow_http else "https"
-        return {
-            "GIT_ASKPASS": self.askpass,
-            "SSH_ASKPASS": self.askpass,
-            "GIT_ALLOW_PROTOCOL": protocols,
-            "MUTIRAO_GIT_USERNAME": cred.get("username", ""),
-            "MUTIRAO_GIT_PASSWORD": cred.get("password", ""),
-        }
-
-
-def network_args(allow_http: bool) -> list[str]:
-    args = [
-        "-c",
-        "credential.helper=",  # never store the credentials in a helper of the user's
-        "-c",
-        "protocol.allow=never",
-        "-c",
-        "protocol.https.allow=always",
-        "-c",
-        "core.sshCommand=false",
-    ]
-    if allow_http:
-        args += ["-c", "protocol.http.allow=always"]
-    return args
-
-
 # -- managed repositories ----------------------------------------------------------------------
 
 
@@ -277,96 +136,6 @@ def init_repo(core: GitCore, rel: str) -> dict[str, Any]:
     repo = core.repo(rel)
     configure_nbdime(repo)
     return {"repo": rel, "branch": "main"}
-
-
-def clone(
-    core: GitCore, url: str, rel: str, env: dict[str, str], allow_http: bool
-) -> dict[str, Any]:
-    check_remote_url(url, allow_http)
-    full = core.abspath(rel)
-    if os.path.exists(full) and os.listdir(full):
-        raise GitError(409, f"{rel} exists and is not empty")
-    try:
-        run_git(
-            core.root_dir,
-            *network_args(allow_http),
-            "clone",
-            "--no-recurse-submodules",
-            "--",
-            url,
-            full,
-            env=git_env(env),
-            timeout=NETWORK_TIMEOUT_S,
-        )
-    except GitError:
-        if os.path.isdir(full) and not os.listdir(full):
-            os.rmdir(full)
-        elif os.path.isdir(os.path.join(full, ".git")):
-            shutil.rmtree(full, ignore_errors=True)
-        raise
-    repo = core.repo(rel)
-    configure_nbdime(repo)
-    return {"repo": rel, "url": url, "branch": current_branch(repo)}
-
-
-def remote_url(repo: Repository, remote: str) -> str:
-    check_branch_name(remote)
-    out = repo.git("config", "--get", f"remote.{remote}.url", ok=(0, 1)).decode().strip()
-    if not out:
-        raise GitError(404, f"no remote named {remote!r}")
-    return out
-
-
-def pull(
-    repo: Repository,
-    remote: str,
-    branch: str | None,
-    env: dict[str, str],
-    allow_http: bool,
-    author: Person,
-    committer: Person,
-) -> dict[str, Any]:
-    check_remote_url(remote_url(repo, remote), allow_http)
-    args = [
-        *network_args(allow_http),
-        "pull",
-        "--no-rebase",
-        "--no-edit",
-        "--no-recurse-submodules",
-    ]
-    args += ["--", remote] + ([check_branch_name(branch)] if branch else [])
-    full_env = {**ident_env(author, committer), **env}
-    with repo.writing():
-        before = head(repo)
-        try:
-            repo.git(*args, env=full_env, timeout=NETWORK_TIMEOUT_S)
-        except GitError as e:
-            conflicts = conflicted(repo)
-            if conflicts:
-                raise GitError(409, "the pull has conflicts: " + ", ".join(conflicts)) from e
-            raise
-        after = head(repo)
-    return {"before": before, "after": after, "changed": changed_paths(repo, before, after)}
-
-
-def push(
-    repo: Repository, remote: str, branch: str | None, env: dict[str, str], allow_http: bool
-) -> dict[str, Any]:
-    check_remote_url(remote_url(repo, remote), allow_http)
-    branch = check_branch_name(branch) if branch else current_branch(repo)
-    if not branch:
-        raise GitError(400, "no branch to push: HEAD is detached")
-    repo.git(
-        *network_args(allow_http),
-        "push",
-        "--no-recurse-submodules",
-        "--",
-        remote,
-        f"refs/heads/{branch}:refs/heads/{branch}",
-        env=git_env(env),
-        timeout=NETWORK_TIMEOUT_S,
-    )
-    return {"remote": remote, "branch": branch}
 
 
 # -- reading ----------------------------------------------------------------------------------
@@ -675,67 +444,3 @@ def delete_branch(repo: Repository, name: str, force: bool = False) -> dict[str,
     with repo.writing():
         repo.git("branch", "-D" if force else "-d", "--", name)
     return {"deleted": name}
-
-
-def conflicted(repo: Repository) -> list[str]:
-    out = repo.git("diff", "--name-only", "--diff-filter=U", "-z", "--")
-    return [p for p in out.decode("utf-8", "replace").split("\0") if p]
-
-
-def merge(repo: Repository, branch: str, author: Person, committer: Person) -> dict[str, Any]:
-    """Merge ``branch`` into the current branch; notebooks go through nbdime's merge driver.
-    Conflicts answer 409 with the conflicted files (see :func:`conflict`)."""
-    check_rev(branch)
-    configure_nbdime(repo)
-    with repo.writing():
-        before = head(repo)
-        try:
-            repo.git(
-                "merge", "--no-edit", "--no-ff", branch, "--", env=ident_env(author, committer)
-            )
-        except GitError as e:
-            files = conflicted(repo)
-            if files:
-                raise GitError(
-                    409, "the merge has conflicts in: " + ", ".join(files) + " (resolve or abort)"
-                ) from e
-            raise
-        after = head(repo)
-    return {"before": before, "after": after, "changed": changed_paths(repo, before, after)}
-
-
-def merge_abort(repo: Repository) -> dict[str, Any]:
-    with repo.writing():
-        out = repo.git("diff", "--no-ext-diff", "--name-only", "-z", "HEAD", "--")
-        repo.git("merge", "--abort")
-    changed = [p for p in out.decode("utf-8", "replace").split("\0") if p]
-    return {"changed": changed, "head": head(repo)}
-
-
-def conflict(repo: Repository, path: str) -> dict[str, Any]:
-    """The three sides of a conflicted file (base, ours, theirs) for a notebook-aware merge
-    view, from index stages 1-3."""
-    path = check_path(path)
-    sides: dict[str, Any] = {}
-    for stage_no, side in ((1, "base"), (2, "local"), (3, "remote")):
-        found = repo.cat.read(f":{stage_no}:{path}")
-        sides[side] = None if found is None else decode_content(path, found[2])["content"]
-    if sides["local"] is None and sides["remote"] is None:
-        raise GitError(404, f"{path} has no conflict")
-    if path.endswith(".ipynb") and sides["local"] is not None and sides["remote"] is not None:
-        sides["decisions"] = merge_decisions(sides["base"], sides["local"], sides["remote"])
-    return {"path": path, **sides}
-
-
-def merge_decisions(base: Any, local: Any, remote: Any) -> list[dict[str, Any]]:
-    """nbdime's merge decisions for three notebooks, as its own merge tool computes them (its
-    ``mergetool`` strategy: every conflict left for the user), for nbdime's merge widget. A file
-    added on both sides merges against an empty notebook."""
-    from nbdime.merging.notebooks import decide_notebook_merge
-    from nbdime.nbmergeapp import _build_arg_parser
-
-    args = _build_arg_parser().parse_args(["", "", ""])
-    args.merge_strategy = "mergetool"
-    if base is None:
-        base = {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
-    return list(decide_notebook_merge(base, local, remote, args=args))
