@@ -107,7 +107,8 @@ PAGE = """{% extends "page.html" %}
   <h2>Reports</h2>
   <ul id="mutirao-reports">
   {% for r in snap.reports|reverse %}
-    <li>{{ when(r.time) }}: {{ r.kind }}: {{ r.message }}</li>
+    <li>{{ when(r.time) }}: {{ r.kind }}: {{ r.message }}{% if r.count > 1 %}
+      (seen {{ r.count }} times, last at {{ when(r.last_time) }}){% endif %}</li>
   {% else %}
     <li>Nothing to report.</li>
   {% endfor %}

@@ -50,16 +50,18 @@ from traitlets import (
 from traitlets.config import Config
 
 from .mixin import GPUSpawnerMixin
+from .service import hub_identity
 
 __all__ = [
-    "LABEL_GPUS", "LABEL_PROFILE", "LABEL_SERVER", "DockerSpawnError", "GPUDockerSpawner",
-    "container_labels", "finish_create_kwargs", "gpu_device_requests", "gpu_env",
-    "holders_from_containers", "team_volume_binds",
+    "LABEL_GPUS", "LABEL_HUB", "LABEL_PROFILE", "LABEL_SERVER", "DockerSpawnError",
+    "GPUDockerSpawner", "container_labels", "finish_create_kwargs", "gpu_device_requests",
+    "gpu_env", "holders_from_containers", "team_volume_binds",
 ]  # fmt: skip
 
 LABEL_SERVER = "org.mutirao.server"
 LABEL_GPUS = "org.mutirao.gpus"
 LABEL_PROFILE = "org.mutirao.profile"
+LABEL_HUB = "org.mutirao.hub"  # the hub that made the container (service.hub_identity)
 VOLUME_MODES = ("ro", "rw", "by-role")
 # what a profile's dockerspawner_override may not change: the profile itself says it
 _NOT_OVERRIDDEN = frozenset({"image", "allowed_images", "cpu_limit", "mem_limit", "remove"})
@@ -91,8 +93,13 @@ def gpu_device_requests(gpu_uuids: Iterable[str]) -> list[DeviceRequest]:
     return [DeviceRequest(driver="nvidia", device_ids=uuids, capabilities=[["gpu"]])]
 
 
-def container_labels(server_id: str, profile: str, gpu_uuids: Iterable[str]) -> dict[str, str]:
-    return {LABEL_SERVER: server_id, LABEL_PROFILE: profile, LABEL_GPUS: ",".join(gpu_uuids)}
+def container_labels(
+    server_id: str, profile: str, gpu_uuids: Iterable[str], hub: str = ""
+) -> dict[str, str]:
+    labels = {LABEL_SERVER: server_id, LABEL_PROFILE: profile, LABEL_GPUS: ",".join(gpu_uuids)}
+    if hub:
+        labels[LABEL_HUB] = hub
+    return labels
 
 
 def finish_create_kwargs(
@@ -180,13 +187,24 @@ def check_team_volumes(team_volumes: Any) -> None:
                 raise ValueError(f"{where}: mode must be one of {', '.join(VOLUME_MODES)}")
 
 
-def holders_from_containers(containers: Iterable[Mapping[str, Any]]) -> dict[str, set[str]]:
-    """Server id → GPU uuids, from containers as ``docker ps`` lists them (``Labels``)."""
+def _of_this_hub(labels: Mapping[str, str], hub: str) -> bool:
+    """Whether a container is this hub's to count: made by it, or by nobody's hub (by hand)."""
+    return not hub or labels.get(LABEL_HUB, hub) == hub
+
+
+def holders_from_containers(
+    containers: Iterable[Mapping[str, Any]], hub: str = ""
+) -> dict[str, set[str]]:
+    """Server id → GPU uuids, from containers as ``docker ps`` lists them (``Labels``).
+
+    With ``hub``, containers labelled by another hub (on a Docker host that two hubs share) are
+    left out: they are that hub's to reconcile.
+    """
     holders: dict[str, set[str]] = {}
     for container in containers:
         labels = container.get("Labels") or {}
         server = labels.get(LABEL_SERVER)
-        if server:
+        if server and _of_this_hub(labels, hub):
             uuids = {u for u in (labels.get(LABEL_GPUS) or "").split(",") if u}
             holders.setdefault(server, set()).update(uuids)
     return holders
@@ -368,15 +386,42 @@ class GPUDockerSpawner(GPUSpawnerMixin, DockerSpawner):
 
     @classmethod
     async def list_running_holders(cls) -> dict[str, set[str]]:
-        """Server id → GPU uuids for every running container with Mutirão's labels."""
+        """Server id → GPU uuids for every running container with Mutirão's labels (except
+        another hub's)."""
+        return holders_from_containers(await cls._labelled_containers(), hub_identity())
+
+    @classmethod
+    async def stop_holder(cls, server_id: str) -> list[str]:
+        """Stop the running containers labelled with ``server_id`` (not another hub's); they
+        are kept, stopped, for the admin to inspect (unless made with auto-remove)."""
+        hub = hub_identity()
+        found = await cls._labelled_containers(server_id)
+        stopped = []
+        for container in found:
+            if not _of_this_hub(container.get("Labels") or {}, hub):
+                continue
+            client = cls._shared_client()
+            try:
+                await _in_thread(cls._class_executor(), client.stop, container["Id"], timeout=10)
+            except docker.errors.NotFound:
+                continue  # gone meanwhile (auto-remove)
+            except (docker.errors.DockerException, requests.RequestException) as e:
+                raise DockerSpawnError(_unreachable(cls._class_docker_url, e)) from e
+            names = container.get("Names") or [container["Id"][:12]]
+            stopped.append(f"container {names[0].lstrip('/')}")
+        return stopped
+
+    @classmethod
+    async def _labelled_containers(cls, server_id: str = "") -> list[dict[str, Any]]:
+        """Running containers with Mutirão's server label (equal to ``server_id`` if given)."""
+        label = f"{LABEL_SERVER}={server_id}" if server_id else LABEL_SERVER
         try:
             client = cls._shared_client()
-            containers = await _in_thread(
-                cls._class_executor(), client.containers, filters={"label": LABEL_SERVER}
+            return await _in_thread(
+                cls._class_executor(), client.containers, filters={"label": label}
             )
         except (docker.errors.DockerException, requests.RequestException) as e:
             raise DockerSpawnError(_unreachable(cls._class_docker_url, e)) from e
-        return holders_from_containers(containers)
 
     # -- DockerSpawner -------------------------------------------------------------------------
 
@@ -419,7 +464,7 @@ class GPUDockerSpawner(GPUSpawnerMixin, DockerSpawner):
         if method == "create_container":
             kwargs = finish_create_kwargs(
                 kwargs,
-                container_labels(self.server_id, self.profile.name, self.gpu_uuids),
+                container_labels(self.server_id, self.profile.name, self.gpu_uuids, hub_identity()),
                 gpu_device_requests(self.gpu_uuids) if self.gpu_device_requests else [],
                 host_network=self._host_network,
             )

@@ -398,19 +398,42 @@ class GPUKubeSpawner(GPUSpawnerMixin, KubeSpawner):
     async def list_running_holders(cls) -> dict[str, set[str]]:
         """Server id → ledger slots for every Mutirão pod in the namespaces this hub spawns in
         (those of the spawners made so far, whose creation also configured the client)."""
-        if not cls._namespaces:
-            return {}
-        api = shared_client("CoreV1Api")
         holders: dict[str, set[str]] = {}
+        for _, pods in await cls._labelled_pods():
+            for server, slots in holders_from_pods(pods).items():
+                holders.setdefault(server, set()).update(slots)
+        return holders
+
+    @classmethod
+    async def stop_holder(cls, server_id: str) -> list[str]:
+        """Delete the pods annotated with ``server_id`` that still hold resources."""
+        api = shared_client("CoreV1Api")
+        stopped = []
+        for namespace, pods in await cls._labelled_pods():
+            for pod in pods:
+                meta = pod.get("metadata") or {}
+                if (meta.get("annotations") or {}).get(ANNOTATION_SERVER) != server_id:
+                    continue
+                if (pod.get("status") or {}).get("phase") in _FINISHED:
+                    continue
+                await api.delete_namespaced_pod(meta["name"], namespace)
+                stopped.append(f"pod {namespace}/{meta['name']}")
+        return stopped
+
+    @classmethod
+    async def _labelled_pods(cls) -> list[tuple[str, list[dict[str, Any]]]]:
+        """(namespace, pods with Mutirão's server label) for each namespace this hub uses."""
+        if not cls._namespaces:
+            return []
+        api = shared_client("CoreV1Api")
+        found = []
         for namespace in sorted(cls._namespaces):
             # raw JSON, as kubespawner's reflectors read it: no model objects to build
             response = await api.list_namespaced_pod(
                 namespace, label_selector=LABEL_SERVER, _preload_content=False
             )
-            pods = json.loads(await response.read())["items"]
-            for server, slots in holders_from_pods(pods).items():
-                holders.setdefault(server, set()).update(slots)
-        return holders
+            found.append((namespace, json.loads(await response.read())["items"]))
+        return found
 
     # -- KubeSpawner ---------------------------------------------------------------------------
 

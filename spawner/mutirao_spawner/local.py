@@ -10,6 +10,8 @@ Kubernetes flavour for that.
 from __future__ import annotations
 
 import os
+import signal
+from collections.abc import Iterator
 from pathlib import Path
 
 from jupyterhub.spawner import LocalProcessSpawner
@@ -33,6 +35,21 @@ def read_environ(pid: int) -> dict[str, str] | None:
         if sep:
             env[key.decode(errors="replace")] = value.decode(errors="replace")
     return env
+
+
+def _server_processes() -> Iterator[tuple[int, dict[str, str]]]:
+    """(pid, environment) of every process with ``MUTIRAO_SERVER_ID`` in its environment,
+    except those whose ``MUTIRAO_HUB_ID`` names another hub."""
+    hub = hub_identity()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        env = read_environ(int(entry))
+        if not env or "MUTIRAO_SERVER_ID" not in env:
+            continue
+        if hub and env.get("MUTIRAO_HUB_ID", hub) != hub:
+            continue  # another hub's server on this machine
+        yield int(entry), env
 
 
 def _uuids(value: str | None) -> set[str]:
@@ -113,20 +130,26 @@ class GPULocalProcessSpawner(GPUSpawnerMixin, LocalProcessSpawner):
     async def list_running_holders(cls) -> dict[str, set[str]]:
         """Processes with ``MUTIRAO_SERVER_ID`` in their environment (servers and kernels),
         except those whose ``MUTIRAO_HUB_ID`` names another hub."""
-        hub = hub_identity()
         holders: dict[str, set[str]] = {}
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
-            env = read_environ(int(entry))
-            if not env or "MUTIRAO_SERVER_ID" not in env:
-                continue
-            if hub and env.get("MUTIRAO_HUB_ID", hub) != hub:
-                continue  # another hub's server on this machine
+        for _, env in _server_processes():
             holders.setdefault(env["MUTIRAO_SERVER_ID"], set()).update(
                 _uuids(env.get("CUDA_VISIBLE_DEVICES"))
             )
         return holders
+
+    @classmethod
+    async def stop_holder(cls, server_id: str) -> list[str]:
+        """Send SIGTERM to this hub's processes (servers and kernels) of ``server_id``."""
+        stopped = []
+        for pid, env in _server_processes():
+            if env["MUTIRAO_SERVER_ID"] != server_id:
+                continue
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                continue
+            stopped.append(f"process {pid}")
+        return stopped
 
     # -- run_as_hub_user: SimpleLocalProcessSpawner's behaviour ------------------------------
 

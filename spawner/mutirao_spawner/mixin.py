@@ -76,6 +76,9 @@ class GPUSpawnerMixin(GPUSpawnerOptions):
     ``async list_running_holders(cls) -> dict[str, set[str]]`` (classmethod, optional)
         Everything running that carries Mutirão's labels or env, server id -> uuids, to find
         holders the ledger does not know. Default: ``{}``.
+    ``async stop_holder(cls, server_id) -> list[str]`` (classmethod, optional)
+        Stop what runs for ``server_id`` outside the hub's servers (``unknown_gpu_holders =
+        "reclaim"``); answers what it stopped, in words. Default: nothing (``[]``).
 
     The mixin implements ``options_form``, ``run_options_from_form``, ``start``, ``stop``,
     ``poll``, ``progress``, ``get_state``, ``load_state`` and ``clear_state``; a flavour that
@@ -148,6 +151,11 @@ class GPUSpawnerMixin(GPUSpawnerOptions):
     async def list_running_holders(cls) -> dict[str, set[str]]:
         """Every running server carrying Mutirão's labels or env: server id -> uuids."""
         return {}
+
+    @classmethod
+    async def stop_holder(cls, server_id: str) -> list[str]:
+        """Stop what runs for ``server_id`` that is not a hub server; what was stopped."""
+        return []
 
     def gpu_environment(self) -> dict[str, str]:
         """Environment for the user server: which GPUs it may see, and when it will be stopped.
@@ -252,6 +260,7 @@ class GPUSpawnerMixin(GPUSpawnerOptions):
             profile, req, policy = await self.check_request()
             self.profile = profile
             if req is not None:
+                await self.gpu_service.settled()
                 decision = self.gpu_service.request(req, self, policy)
                 if isinstance(decision, Refused):
                     raise GPUSpawnError(

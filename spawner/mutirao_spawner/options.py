@@ -285,8 +285,11 @@ class GPUSpawnerOptions(LoggingConfigurable):
         What to do with a running server that holds GPUs the ledger did not give it (found by
         the flavour's ``list_running_holders``, e.g. a container started by hand with
         Mutirão's labels): ``"report"`` (log it and show it on the admin page), ``"adopt"``
-        (record the holding when its GPUs are free, else report), ``"reclaim"`` (stop it, when
-        it is a hub server; else report). Hub-wide.
+        (record the holding when its GPUs are free, else report), ``"reclaim"`` (stop it: a hub
+        server through the hub, as an admin's stop; anything else through its flavour — the
+        container is stopped and kept, the processes get SIGTERM, the pod is deleted). A server
+        of another hub sharing the host (``org.mutirao.hub`` label, ``MUTIRAO_HUB_ID``) is that
+        hub's to handle and is never counted. Hub-wide.
 
         Default: ``"report"``.
 

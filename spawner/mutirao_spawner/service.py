@@ -107,6 +107,7 @@ class GPUService:
         self.reports: deque[dict] = deque(maxlen=200)
         self.decision_ms: deque[float] = deque(maxlen=20000)
         self._tasks: list[asyncio.Task] = []
+        self._first_round: asyncio.Task | None = None
         metrics.update(self.ledger, self.utilisation)
 
     # -- one per hub process ---------------------------------------------------------------------
@@ -157,13 +158,31 @@ class GPUService:
             asyncio.get_running_loop()
         except RuntimeError:
             return
+        self._first_round = asyncio.ensure_future(self._reconcile_once_started())
         self._tasks = [
-            asyncio.ensure_future(self._every(self.refresh_interval, self.refresh_and_reconcile))
+            self._first_round,
+            asyncio.ensure_future(self._every(self.refresh_interval, self.refresh_and_reconcile)),
         ]
         if self.discovery == "nvml" and self.idle_sample_interval > 0:
             self._tasks.append(
                 asyncio.ensure_future(self._every(self.idle_sample_interval, self.sample_idle))
             )
+
+    async def _reconcile_once_started(self) -> None:
+        """The first reconciliation, as soon as the hub has loaded the servers it knew (before
+        that, a server not yet loaded would look like an unknown holder)."""
+        await _hub_started()
+        try:
+            await self.refresh_and_reconcile()
+        except Exception:
+            self.log.exception("GPU service: the first reconciliation failed")
+
+    async def settled(self) -> None:
+        """Wait for the first reconciliation, so that the first GPU decisions after a hub start
+        know the holders found then (adopted ones are not handed out again)."""
+        self.start_background()
+        if self._first_round is not None and not self._first_round.done():
+            await asyncio.shield(self._first_round)
 
     async def _every(self, interval: float, step: Callable) -> None:
         while True:
@@ -178,9 +197,24 @@ class GPUService:
                 )
 
     def report(self, kind: str, message: str, **details: Any) -> None:
-        """Log a finding and keep it for the admin page."""
+        """Log a finding and keep it for the admin page.
+
+        A finding made again (the same unknown holder at every reconciliation) is not listed
+        twice: its entry counts it (``count``) and says when it was last made (``last_time``).
+        """
+        now = time.time()
+        for entry in self.reports:
+            if (entry["kind"], entry["message"]) == (kind, message) and all(
+                entry.get(k) == v for k, v in details.items()
+            ):
+                entry["count"] += 1
+                entry["last_time"] = now
+                self.log.debug("GPU %s (again): %s", kind, message)
+                return
         self.log.warning("GPU %s: %s", kind, message)
-        self.reports.append({"kind": kind, "message": message, "time": time.time(), **details})
+        self.reports.append(
+            {"kind": kind, "message": message, "time": now, "last_time": now, "count": 1, **details}
+        )
 
     # -- the inventory ---------------------------------------------------------------------------
 
@@ -431,11 +465,31 @@ class GPUService:
                 )
                 await stop_server(spawner, "it holds GPUs the ledger did not give it", self.log)
                 return
+            # not a hub server (a container started by hand, a server whose hub record is
+            # gone): the flavour that found it stops it
+            stopped = await self._stop_holder(unknown.server_id)
+            if stopped:
+                self.report(
+                    "reclaimed",
+                    f"{unknown.server_id} runs with {gpus} ({unknown.reason}); stopped "
+                    + ", ".join(stopped),
+                    server=unknown.server_id,
+                )
+                return
         self.report(
             "unknown",
             f"{unknown.server_id} runs with {gpus} ({unknown.reason})",
             server=unknown.server_id,
         )
+
+    async def _stop_holder(self, server_id: str) -> list[str]:
+        stopped: list[str] = []
+        for flavour in self.flavours:
+            try:
+                stopped += await flavour.stop_holder(server_id)
+            except Exception:
+                self.log.exception("%s.stop_holder(%r) failed", flavour.__name__, server_id)
+        return stopped
 
     # -- idle GPUs -------------------------------------------------------------------------------
 
@@ -511,6 +565,21 @@ def hub_identity() -> str:
 @functools.cache
 def _hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+async def _hub_started() -> None:
+    """Wait until the hub has started (it has loaded the servers of its database); at once
+    outside a hub."""
+    try:
+        from jupyterhub.app import JupyterHub
+    except ImportError:  # pragma: no cover
+        return
+    if not JupyterHub.initialized():
+        return
+    # set at the end of JupyterHub.start(), after init_spawners (JupyterHub 2 to 6)
+    started = getattr(JupyterHub.instance(), "_start_future", None)
+    if isinstance(started, asyncio.Future) and not started.done():
+        await asyncio.shield(started)
 
 
 def _hub_spawner(server_id: str) -> Any:

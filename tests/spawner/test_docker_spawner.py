@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import re
 import signal
 import textwrap
 import warnings
@@ -183,6 +184,15 @@ def test_holders_from_container_labels():
         "bruno/big": {GPU_B, "MIG-1"},
         "carla/": set(),
     }
+    # on a Docker host that two hubs share, each counts its own containers and those made by
+    # hand (no hub label), never the other hub's
+    shared = [
+        {"Labels": container_labels("ana/", "gpu", [GPU_A], hub="hub-1")},
+        {"Labels": container_labels("ana/", "gpu", [GPU_B], hub="hub-2")},
+        {"Labels": container_labels("by-hand/", "gpu", ["MIG-2"])},
+    ]
+    assert holders_from_containers(shared, hub="hub-1") == {"ana/": {GPU_A}, "by-hand/": {"MIG-2"}}
+    assert holders_from_containers(shared, hub="hub-2") == {"ana/": {GPU_B}, "by-hand/": {"MIG-2"}}
 
 
 def _spawner(**kwargs) -> GPUDockerSpawner:
@@ -532,7 +542,8 @@ def test_hub_restart_keeps_the_assignment(dockerd, docker_hub):
     reports = docker_hub.api("GET", "mutirao/gpus").json()["reports"]
     assert not [r for r in reports if r["kind"] in ("stale", "mismatch", "unknown", "conflict")]
     stop(docker_hub, "bruno")
-    assert container(dockerd, "bruno") is None  # remove=True: a fresh container every start
+    # remove=True: a fresh container every start (Docker's auto-remove finishes it after the stop)
+    wait_for(lambda: container(dockerd, "bruno") is None, 30, what="bruno's container to go")
 
 
 def test_device_request_reaches_the_daemon(dockerd):
@@ -636,3 +647,96 @@ def test_dockerd_down_is_a_clear_failure_and_returns_the_gpu(dockerd, docker_hub
     ready(docker_hub, "bruno")  # the daemon is back and so is the GPU
     assert len([h for h in holders(docker_hub).values() if h]) == 1
     stop(docker_hub, "bruno")
+
+
+def restart_with_unknown_holders(hub: HubProcess, policy: str | None) -> None:
+    """Restart the hub with ``unknown_gpu_holders = policy`` (None: the default, "report")."""
+    lines = [
+        line
+        for line in hub.config_path.read_text().splitlines()
+        if "unknown_gpu_holders" not in line
+    ]
+    if policy:
+        lines.append(f'c.GPUDockerSpawner.unknown_gpu_holders = "{policy}"')
+    hub.config_path.write_text("\n".join(lines) + "\n")
+    restart(hub)
+
+
+def reports_of(hub: HubProcess, server_id: str) -> list[dict]:
+    return [
+        r for r in hub.api("GET", "mutirao/gpus").json()["reports"] if r.get("server") == server_id
+    ]
+
+
+def test_containers_holding_gpus_the_ledger_does_not_know(dockerd, docker_hub):
+    """Containers with Mutirão's labels that no hub server stands for: one started by hand
+    (no hub label) holding GPU_A, and one of another hub sharing this Docker host holding
+    GPU_B. The first is reported, adopted or reclaimed per ``unknown_gpu_holders``; the other
+    hub's is never touched."""
+    for user in ("ana", "bruno", "davi"):
+        if container(dockerd, user) is not None:
+            stop(docker_hub, user)
+    client = dockerd.client()
+    mounts = {p: {"bind": p, "mode": "ro"} for p in host_runtime_mounts()}
+
+    def run_by_hand(name: str, labels: dict[str, str]) -> str:
+        created = client.create_container(
+            IMAGE,
+            ["sleep", "600"],
+            name=name,
+            labels={**labels, LABEL_TEST: "1"},
+            volumes=list(mounts),
+            host_config=client.create_host_config(binds=mounts, network_mode="none"),
+        )
+        client.start(created["Id"])
+        return created["Id"]
+
+    ghost = run_by_hand("mutirao-test-ghost", container_labels("ghost/", "gpu", [GPU_A]))
+    visitor = run_by_hand(
+        "mutirao-test-visitor",
+        container_labels("visitor/", "gpu", [GPU_B], hub="another-hub"),
+    )
+    try:
+        # report (the default): on the admin API, the GPU stays free in the ledger
+        wait_for(lambda: reports_of(docker_hub, "ghost/"), 60, what="the unknown report")
+        [report] = reports_of(docker_hub, "ghost/")
+        assert report["kind"] == "unknown"
+        assert f"ghost/ runs with {GPU_A}" in report["message"]
+        assert holders(docker_hub) == {GPU_A: None, GPU_B: None}
+        assert not reports_of(docker_hub, "visitor/")
+        # found again at every reconciliation (every 3 s here): listed once, counted
+        wait_for(lambda: reports_of(docker_hub, "ghost/")[0]["count"] >= 2, 60, what="a recount")
+        assert len(reports_of(docker_hub, "ghost/")) == 1
+        page = docker_hub.login("ana").get(docker_hub.hub_url("mutirao/gpus"), timeout=30)
+        assert page.status_code == 200
+        assert re.search(r"ghost/ runs with [^<]*\(seen \d+ times, last at", page.text), page.text
+
+        # adopt: the ledger records the holding. The first spawn after the restart waits for
+        # the first reconciliation, so it is given the other GPU, never the adopted one.
+        restart_with_unknown_holders(docker_hub, "adopt")
+        ready(docker_hub, "bruno")
+        assert container(dockerd, "bruno")["Config"]["Labels"][LABEL_GPUS] == GPU_B
+        assert holders(docker_hub) == {GPU_A: "ghost/", GPU_B: "bruno/"}
+        assert [r["kind"] for r in reports_of(docker_hub, "ghost/")] == ["adopted"]
+        stop(docker_hub, "bruno")
+
+        # reclaim: the container is stopped (kept, for the admin to look at), the GPU is free;
+        # with no server to load, the GPU service starts when an admin first reads its page
+        restart_with_unknown_holders(docker_hub, "reclaim")
+        holders(docker_hub)
+        wait_for(
+            lambda: not client.inspect_container(ghost)["State"]["Running"],
+            60,
+            what="the stray container to be stopped",
+        )
+        [report] = reports_of(docker_hub, "ghost/")
+        assert report["kind"] == "reclaimed"
+        assert report["message"].endswith("stopped container mutirao-test-ghost")
+        assert holders(docker_hub)[GPU_A] is None
+        # the other hub's container runs on, unreported
+        assert client.inspect_container(visitor)["State"]["Running"]
+        assert not reports_of(docker_hub, "visitor/")
+    finally:
+        for created in (ghost, visitor):
+            client.remove_container(created, force=True)
+        restart_with_unknown_holders(docker_hub, None)

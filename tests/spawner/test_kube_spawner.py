@@ -663,6 +663,42 @@ def test_a_granted_spawn_requests_the_pod_the_ledger_decided(kube):
     kube(scenario)
 
 
+def test_reclaim_deletes_a_pod_the_hub_did_not_start(kube):
+    """A pod with Mutirão's labels that no hub server stands for (made by hand, or left by a
+    hub whose database was lost): ``stop_holder`` deletes it, and only it."""
+    from mutirao_spawner.kube import GPUKubeSpawner
+
+    def stray(name: str, server: str, phase: str = "Running") -> dict[str, Any]:
+        return {
+            "metadata": {
+                "name": name,
+                "namespace": "jhub",
+                "labels": {LABEL_SERVER: "stray"},
+                "annotations": gpu_annotations(server, ["k8s/nvidia-l4/gpu-3"]),
+            },
+            "status": {"phase": phase},
+        }
+
+    async def scenario(api):
+        make_spawner(api)  # the hub spawns in jhub: that namespace is looked at
+        holding = {"k8s/nvidia-l4/gpu-3"}
+        assert await GPUKubeSpawner.list_running_holders() == {"zoe/": holding, "yan/": holding}
+        assert await GPUKubeSpawner.stop_holder("zoe/") == ["pod jhub/jupyter-zoe"]
+        assert api.pod_requests("DELETE") == ["/api/v1/namespaces/jhub/pods/jupyter-zoe"]
+        assert set(api.pods) == {"jhub/jupyter-yan", "jhub/jupyter-xia"}
+        assert await GPUKubeSpawner.stop_holder("xia/") == []  # finished: holds nothing
+        assert await GPUKubeSpawner.list_running_holders() == {"yan/": holding}
+
+    kube(
+        scenario,
+        pods=[
+            stray("jupyter-zoe", "zoe/"),
+            stray("jupyter-yan", "yan/"),
+            stray("jupyter-xia", "xia/", phase="Succeeded"),
+        ],
+    )
+
+
 def test_a_cpu_server_hides_the_nodes_gpus(kube):
     async def scenario(api):
         spawner = make_spawner(api, options={"profile": "cpu"})
