@@ -3,7 +3,7 @@
  * (the rooms service refuses higher ones anyway; its answer is shown as it is), and below,
  * the room's current shares with a "Revoke" button each (./sharelist).
  */
-import { Dialog, showDialog } from '@jupyterlab/apputils';
+import { Dialog } from '@jupyterlab/apputils';
 import { PageConfig } from '@jupyterlab/coreutils';
 import { Widget } from '@lumino/widgets';
 
@@ -218,10 +218,13 @@ export async function showShareDialog(
   room: string,
   myRole: string | null
 ): Promise<void> {
-  await showDialog({
+  const dialog = new Dialog({
     title: `Share ${room}`,
     body: new ShareForm(room, myRole, client),
     buttons: [Dialog.cancelButton({ label: 'Close' })],
     focusNodeSelector: '.mutirao-ShareKind'
   });
+  // taller than JupyterLab's 500px dialogs, so the current shares fit below the form
+  dialog.addClass('mutirao-ShareDialog');
+  await dialog.launch();
 }
