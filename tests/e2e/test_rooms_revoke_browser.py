@@ -18,6 +18,7 @@ in the dialog, not a crash. Nothing is mocked.
 from __future__ import annotations
 
 import json
+from urllib.parse import quote
 
 import pytest
 import requests
@@ -44,6 +45,8 @@ FAST_REVOCATION = f"""
 c.Spawner.args.append("--HubOAuth.cache_max_age={CACHE_S}")
 """
 CONTENTS = f"api/contents/{NOTEBOOK}"
+# A team whose name is markup: names in the dialog are other people's input
+HOSTILE_TEAM = "<img src=x onerror=window.__xss=1>"
 
 
 # A request from the open lab page, made as the lab makes its own: with the server's XSRF token
@@ -71,6 +74,8 @@ def test_owner_revokes_a_share_from_the_lab(hub_factory, browser, artifacts_dir)
     r = api.call("ana", "POST", f"rooms/{ROOM}/links", json={"role": "viewer", "expires_in": 86400})
     assert r.status_code == 201, r.text
     link = r.json()
+    r = hub.api("POST", f"groups/{quote(HOSTILE_TEAM, safe='')}")
+    assert r.status_code == 201, r.text
 
     # -- Carla is in: her token and her browser reach the room's server
     assert api.server("carla", "GET", CONTENTS).status_code == 200
@@ -118,6 +123,12 @@ def test_owner_revokes_a_share_from_the_lab(hub_factory, browser, artifacts_dir)
         assert detail.endswith(" · accepted 0 times")
         assert form.locator(".mutirao-ShareItem").count() == 4
         docs_screenshot(ana.locator(".jp-Dialog-content"), "rooms-share-revoke.png")
+        # meanwhile the room is shared with a team whose name is markup (shown once the
+        # dialog reads the list again)
+        r = api.call(
+            "ana", "POST", f"rooms/{ROOM}/shares", json={"team": HOSTILE_TEAM, "role": "viewer"}
+        )
+        assert r.status_code == 200, r.text
 
         # -- she revokes Carla's share: the dialog says so and the list no longer has her
         carla_item.locator(".mutirao-ShareRevoke").click()
@@ -125,7 +136,10 @@ def test_owner_revokes_a_share_from_the_lab(hub_factory, browser, artifacts_dir)
         form.locator(".mutirao-ShareListStatus[data-state='done']").wait_for()
         assert status.inner_text() == "Revoked the share of Carla Mendes (carla)."
         carla_item.wait_for(state="detached")
-        assert form.locator(".mutirao-ShareItem").count() == 3
+        hostile = form.locator('.mutirao-ShareItem[data-kind="team"]').filter(has_text="onerror")
+        assert hostile.locator(".mutirao-ShareItemName").inner_text() == HOSTILE_TEAM
+        assert form.locator("img[src='x']").count() == 0
+        assert form.locator(".mutirao-ShareItem").count() == 4
         ana.screenshot(path=str(artifacts_dir / "ana-revoked.png"))
 
         # -- Carla has lost the room: the rooms service answers as for a missing room...
@@ -160,6 +174,18 @@ def test_owner_revokes_a_share_from_the_lab(hub_factory, browser, artifacts_dir)
         carla.wait_for_load_state()
         assert carla.locator(".jp-LabShell").count() == 0
         carla.screenshot(path=str(artifacts_dir / "carla-after-revoke.png"))
+
+        # -- the team with the hostile name is revoked like any other, and stays text
+        hostile.locator(".mutirao-ShareRevoke").click()
+        hostile.wait_for(state="detached")
+        assert status.inner_text() == (
+            f"Revoked the share of team {HOSTILE_TEAM}: its members keep only what else gives"
+            " them access."
+        )
+        assert HOSTILE_TEAM not in [
+            m["name"] for m in api.call("ana", "GET", f"rooms/{ROOM}/shares").json()
+        ]
+        assert ana.evaluate("window.__xss") is None
 
         # -- a link revoked elsewhere meanwhile: the dialog shows the service's 404, then
         # drops it from the list
