@@ -26,6 +26,8 @@ import pytest
 import requests
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
+from mutirao_hub.auth.identity import colour_for
+
 from ..harness import REPO, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -160,6 +162,15 @@ def test_two_people_comment_live(hub_factory, browser, artifacts_dir):
         for page in (ana, davi):
             assert_inert(page)
         davi.screenshot(path=str(artifacts_dir / "davi-sees-threads.png"))
+
+        # -- each comment shows its author as the lab shows people everywhere (one avatar
+        # renderer): Ana's hub initials on her hub colour, her display name as tooltip
+        author = threads(davi).first.locator(".mutirao-Comment .mutirao-Avatar").first
+        assert author.locator(".mutirao-AvatarInitials").inner_text() == "AS"
+        assert author.get_attribute("title") == "Ana Souza"
+        hub_colour = colour_for("ana")  # "#8c564b"
+        rgb = ", ".join(str(int(hub_colour[i : i + 2], 16)) for i in (1, 3, 5))
+        assert author.evaluate("n => n.style.backgroundColor") == f"rgb({rgb})"
 
         # -- clicking a badge opens its thread
         badge.click()

@@ -250,6 +250,15 @@ def test_share_with_user_and_team_then_revoke(rooms):
     assert r.json() == {"kind": "user", "name": "carla", "role": "viewer"}
     assert room_names(rooms.call("carla", "GET", "rooms")) == {"sharing": "viewer"}
     assert "custom:mutirao-room-viewer!server=room-sharing/" in rooms.hub_scopes("carla")
+    # people are listed with how the hub shows them (their user_info), teams by name
+    members = {m["name"]: m for m in rooms.call("alice", "GET", "rooms/sharing/shares").json()}
+    assert {k: members["carla"].get(k) for k in ("display_name", "initials")} == {
+        "display_name": "Carla",
+        "initials": "C",
+    }
+    assert re.fullmatch(r"#[0-9a-f]{6}", members["carla"]["color"])
+    assert members["alice"]["display_name"] == "Alice"
+    assert members["leads"] == {"kind": "group", "name": "leads", "role": "owner"}
 
     r = rooms.call(
         "alice", "POST", "rooms/sharing/shares", json={"team": "data-platform", "role": "commenter"}
@@ -258,9 +267,12 @@ def test_share_with_user_and_team_then_revoke(rooms):
     # the team's role is higher than carla's own: she has the higher one
     assert room_names(rooms.call("carla", "GET", "rooms")) == {"sharing": "commenter"}
     assert room_names(rooms.call("davi", "GET", "rooms"))["sharing"] == "commenter"
-    members = rooms.call("alice", "GET", "rooms/sharing/shares").json()
-    assert {"kind": "group", "name": "data-platform", "role": "commenter"} in members
-    assert {"kind": "user", "name": "carla", "role": "viewer"} not in members  # raised by team
+    members = {
+        (m["kind"], m["name"], m["role"])
+        for m in rooms.call("alice", "GET", "rooms/sharing/shares").json()
+    }
+    assert ("group", "data-platform", "commenter") in members
+    assert ("user", "carla", "viewer") not in members  # raised by team
 
     assert (
         rooms.call("alice", "DELETE", "rooms/sharing/shares/teams/data-platform").status_code == 204

@@ -28,6 +28,7 @@ from .. import __version__
 from . import policy
 from .db import make_session_factory
 from .hubapi import HubAPI, HubAPIError
+from .identities import with_identities
 from .policy import ROLES, PolicyError
 from .rooms import RoomsManager, Settings
 
@@ -383,7 +384,8 @@ class RoomAPIHandler(APIHandler):
 class SharesAPIHandler(APIHandler):
     async def get(self, name):
         room, _actor = await self.manager.room_for(await self.person(), name)
-        self.write_json(await self.manager.members(room))
+        members = await self.manager.members(room)
+        self.write_json(await with_identities(self.manager.hub, members))
 
     async def post(self, name):
         model = await self.manager.share(await self.person(), name, self.get_json_body())

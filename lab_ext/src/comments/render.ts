@@ -1,10 +1,9 @@
 /**
- * Showing untrusted text: comment bodies as sanitised Markdown, authors as text and colours.
+ * Showing untrusted text: comment bodies as sanitised Markdown, times and labels as text
+ * (authors' avatars are the lab's shared ones, from ../identity).
  * Nothing here assigns a string from the server to innerHTML.
  */
 import { IRenderMimeRegistry, MimeModel } from '@jupyterlab/rendermime';
-
-import type { IAuthor } from './api';
 
 /**
  * Render a comment body into `host` with JupyterLab's Markdown renderer. The model is
@@ -28,62 +27,6 @@ export async function renderBody(
   });
   await renderer.renderModel(model);
   host.replaceChildren(renderer.node);
-}
-
-const CSS_COLOR =
-  /^(#[0-9a-f]{3,8}|(rgb|rgba|hsl|hsla)\([0-9.,%\s]+\)|[a-z]{3,20})$/i;
-
-/**
- * `AB` from "Ana Beatriz", `AN` from "ana".
- */
-export function initialsOf(author: IAuthor): string {
-  if (author.initials) {
-    return author.initials.slice(0, 3);
-  }
-  const words = (author.display_name || author.username)
-    .split(/\s+/)
-    .filter(w => w.length > 0);
-  if (words.length >= 2) {
-    return (words[0][0] + words[words.length - 1][0]).toUpperCase();
-  }
-  return (words[0] ?? '?').slice(0, 2).toUpperCase();
-}
-
-/**
- * A stable colour for a user who has none from the server.
- */
-export function colorOf(author: IAuthor): string {
-  if (author.color && CSS_COLOR.test(author.color.trim())) {
-    return author.color.trim();
-  }
-  let h = 0;
-  for (const ch of author.username) {
-    h = (h * 31 + ch.charCodeAt(0)) % 360;
-  }
-  return `hsl(${h}, 55%, 45%)`;
-}
-
-/**
- * The author's avatar: their picture when the server gives one, else initials on their colour.
- */
-export function avatar(author: IAuthor): HTMLElement {
-  const node = document.createElement('span');
-  node.className = 'mutirao-Avatar';
-  node.title = author.display_name || author.username;
-  node.style.backgroundColor = colorOf(author);
-  const url = author.avatar_url ?? '';
-  if (/^(https?:\/\/|\/)/i.test(url)) {
-    const img = document.createElement('img');
-    img.alt = '';
-    img.src = url;
-    img.onerror = () => img.remove();
-    node.appendChild(img);
-  }
-  const initials = document.createElement('span');
-  initials.className = 'mutirao-AvatarInitials';
-  initials.textContent = initialsOf(author);
-  node.appendChild(initials);
-  return node;
 }
 
 /**

@@ -4,12 +4,13 @@
  */
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 
+import { avatar } from '../identity';
 import * as api from './api';
 import type { IComment, IThread } from './api';
 import { firstLine } from './composer';
 import { withMentions } from './mentions';
 import { Mentions } from './model';
-import { avatar, el, renderBody, timeLabel } from './render';
+import { el, renderBody, timeLabel } from './render';
 import { quote } from './selection';
 
 /**

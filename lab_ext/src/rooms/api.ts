@@ -39,6 +39,11 @@ export interface IMember {
   kind: 'user' | 'group';
   name: string;
   role: Role;
+  /** People only, in the share list: how the hub shows them (its `user_info`). */
+  display_name?: string;
+  initials?: string;
+  color?: string;
+  avatar_url?: string;
 }
 
 export interface IRoomDetail extends IRoom {
@@ -111,6 +116,37 @@ export class RoomsClient {
       method: 'POST',
       body: JSON.stringify({ ...who, role })
     });
+  }
+
+  /** The room's teams and people with a share of their own, people with their names. */
+  listShares(room: string): Promise<IMember[]> {
+    return this.request<IMember[]>(`rooms/${encodeURIComponent(room)}/shares`);
+  }
+
+  /** Take back a person's or a team's share (a person keeps what their teams give). */
+  async revokeShare(
+    room: string,
+    kind: IMember['kind'],
+    name: string
+  ): Promise<void> {
+    const path = kind === 'group' ? 'teams' : 'users';
+    await this.request<unknown>(
+      `rooms/${encodeURIComponent(room)}/shares/${path}/${encodeURIComponent(name)}`,
+      { method: 'DELETE' }
+    );
+  }
+
+  /** The room's share links that are still valid. */
+  listLinks(room: string): Promise<ILink[]> {
+    return this.request<ILink[]>(`rooms/${encodeURIComponent(room)}/links`);
+  }
+
+  /** Revoke a share link; those who accepted it keep their share until it is revoked. */
+  async revokeLink(room: string, id: string): Promise<void> {
+    await this.request<unknown>(
+      `rooms/${encodeURIComponent(room)}/links/${encodeURIComponent(id)}`,
+      { method: 'DELETE' }
+    );
   }
 
   createLink(room: string, role: Role, expiresIn: number): Promise<ILink> {

@@ -6,6 +6,7 @@ import { LabIcon } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
 
 import { MutiraoAPIError } from '../handler';
+import { avatar } from '../identity';
 import {
   IRoom,
   IRoomDetail,
@@ -43,37 +44,6 @@ function describe(error: unknown): string {
     return `${error.message} (HTTP ${error.status})`;
   }
   return error instanceof Error ? error.message : String(error);
-}
-
-/** A person's round avatar: their picture, or their initials on their colour. */
-export function avatarNode(user: {
-  display_name?: string;
-  username: string;
-  initials?: string;
-  color?: string;
-  avatar_url?: string;
-}): HTMLElement {
-  const node = el('span', 'mutirao-Avatar');
-  node.title = user.display_name || user.username;
-  if (user.color) {
-    node.style.backgroundColor = user.color;
-  }
-  if (user.avatar_url && /^(https?:|\/)/.test(user.avatar_url)) {
-    const img = el('img', 'mutirao-AvatarImage');
-    img.src = user.avatar_url;
-    img.alt = '';
-    img.referrerPolicy = 'no-referrer';
-    img.addEventListener('error', () => img.remove());
-    node.appendChild(img);
-  }
-  node.append(
-    el(
-      'span',
-      'mutirao-AvatarInitials',
-      user.initials || (user.display_name || user.username).charAt(0)
-    )
-  );
-  return node;
 }
 
 /** The role badge ("editor", "viewer — read only", ...). */
@@ -250,7 +220,7 @@ export class RoomsPanel extends Widget {
       'mutirao-PersonName',
       (p.user.display_name || p.user.username) + (p.isMe ? ' (you)' : '')
     );
-    item.append(avatarNode(p.user), name);
+    item.append(avatar(p.user), name);
     if (p.path) {
       const file = el('button', 'mutirao-PersonFile', p.path);
       file.type = 'button';

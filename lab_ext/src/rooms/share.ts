@@ -1,12 +1,15 @@
 /**
  * The share dialog: a user, a team or an expiring link, at a role no higher than one's own
- * (the rooms service refuses higher ones anyway; its answer is shown as it is).
+ * (the rooms service refuses higher ones anyway; its answer is shown as it is), and below,
+ * the room's current shares with a "Revoke" button each (./sharelist).
  */
-import { Dialog, showDialog } from '@jupyterlab/apputils';
+import { Dialog } from '@jupyterlab/apputils';
+import { PageConfig } from '@jupyterlab/coreutils';
 import { Widget } from '@lumino/widgets';
 
 import { MutiraoAPIError } from '../handler';
 import { ROLES, Role, RoomsClient, roleRank } from './api';
+import { ShareList } from './sharelist';
 
 export type ShareKind = 'user' | 'team' | 'link';
 
@@ -52,13 +55,14 @@ function select(
 }
 
 /**
- * The dialog's body: who (kind + name), role, expiry, and the outcome.
+ * The dialog's body: who (kind + name), role, expiry, the outcome, and the current shares.
  */
 export class ShareForm extends Widget {
   constructor(
     readonly room: string,
     myRole: string | null,
-    private _client: RoomsClient
+    private _client: RoomsClient,
+    me: string = PageConfig.getOption('hubUser')
   ) {
     super();
     this.addClass('mutirao-ShareForm');
@@ -94,13 +98,15 @@ export class ShareForm extends Widget {
     this.result = document.createElement('div');
     this.result.className = 'mutirao-ShareResult';
     this.result.setAttribute('aria-live', 'polite');
+    this.list = new ShareList(room, _client, me);
     this.node.append(
       field('Share with', this.kind),
       this._nameField,
       field('Role', this.role),
       this._expiryField,
       this.submitButton,
-      this.result
+      this.result,
+      this.list.node
     );
     this.name.addEventListener('keydown', event => {
       if (event.key === 'Enter') {
@@ -111,6 +117,7 @@ export class ShareForm extends Widget {
     });
     this.kind.addEventListener('change', () => this._update());
     this._update();
+    void this.list.refresh();
   }
 
   readonly kind: HTMLSelectElement;
@@ -119,6 +126,13 @@ export class ShareForm extends Widget {
   readonly expiry: HTMLSelectElement;
   readonly submitButton: HTMLButtonElement;
   readonly result: HTMLDivElement;
+  /** The room's current shares, each with "Revoke". */
+  readonly list: ShareList;
+
+  dispose(): void {
+    this.list.dispose();
+    super.dispose();
+  }
 
   /**
    * Send the share; the outcome (or the service's refusal) is written into the form.
@@ -166,6 +180,7 @@ export class ShareForm extends Widget {
         this.result.textContent = `${member.kind === 'group' ? 'Team' : 'User'} ${member.name} is now ${member.role}.`;
       }
       this.result.dataset.state = 'done';
+      void this.list.refresh(true);
       return true;
     } catch (error) {
       this.result.classList.add('mutirao-error');
@@ -203,10 +218,13 @@ export async function showShareDialog(
   room: string,
   myRole: string | null
 ): Promise<void> {
-  await showDialog({
+  const dialog = new Dialog({
     title: `Share ${room}`,
     body: new ShareForm(room, myRole, client),
     buttons: [Dialog.cancelButton({ label: 'Close' })],
     focusNodeSelector: '.mutirao-ShareKind'
   });
+  // taller than JupyterLab's 500px dialogs, so the current shares fit below the form
+  dialog.addClass('mutirao-ShareDialog');
+  await dialog.launch();
 }

@@ -1,44 +1,23 @@
 /**
- * Showing who made a version and when: initials avatars, colours and dates. Everything from
- * the server is set as text, never as HTML.
+ * Showing who made a version and when: avatars (../identity) and dates. Everything from the
+ * server is set as text, never as HTML.
  */
 import { MutiraoAPIError } from '../handler';
+import { avatar as sharedAvatar } from '../identity';
 import type { IPerson } from './api';
 
 /**
- * `AS` from "Ana Souza", `AN` from "ana".
- */
-export function initialsOf(person: IPerson): string {
-  const words = (person.name || person.email)
-    .split(/\s+/)
-    .filter(w => w.length > 0);
-  if (words.length >= 2) {
-    return (words[0][0] + words[words.length - 1][0]).toUpperCase();
-  }
-  return (words[0] ?? '?').slice(0, 2).toUpperCase();
-}
-
-/**
- * A stable colour per e-mail address, so one person keeps one colour everywhere.
- */
-export function colorOf(person: IPerson): string {
-  let h = 0;
-  for (const ch of person.email || person.name) {
-    h = (h * 31 + ch.charCodeAt(0)) % 360;
-  }
-  return `hsl(${h}, 55%, 45%)`;
-}
-
-/**
- * An avatar: the person's initials on their colour, with their name and e-mail as tooltip.
+ * An avatar: the person's initials on their colour (the lab's shared avatar, coloured by
+ * e-mail address so one person keeps one colour), with their name and e-mail as tooltip.
  */
 export function avatar(person: IPerson): HTMLElement {
-  const node = document.createElement('span');
-  node.className = 'mutirao-VersionAvatar';
-  node.textContent = initialsOf(person);
-  node.style.backgroundColor = colorOf(person);
-  node.title = `${person.name} <${person.email}>`;
-  return node;
+  return sharedAvatar(
+    { username: person.email || person.name, display_name: person.name },
+    {
+      title: `${person.name} <${person.email}>`,
+      className: 'mutirao-VersionAvatar'
+    }
+  );
 }
 
 /**

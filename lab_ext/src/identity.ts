@@ -1,0 +1,97 @@
+/**
+ * How a person looks wherever the lab shows them (the Rooms panel, comments, versions, the
+ * share dialog): their picture, or their initials on their colour, as the hub's `user_info`
+ * gives them (ARCHITECTURE.md: identity end to end). Everything here comes from other people
+ * and is set as text, attributes or a checked URL, never as HTML.
+ */
+
+/** What the lab may know of a person; only `username` is always there. */
+export interface IIdentityLike {
+  username: string;
+  display_name?: string | null;
+  initials?: string | null;
+  color?: string | null;
+  avatar_url?: string | null;
+}
+
+// a colour value or a theme variable (jupyter-collaboration's `var(--jp-collaborator-color1)`)
+const CSS_COLOR =
+  /^(#[0-9a-f]{3,8}|(rgb|rgba|hsl|hsla)\([0-9.,%\s]+\)|[a-z]{3,20}|var\(--[\w-]+\))$/i;
+
+/** Pictures are loaded from the hub's origin or over http(s), nothing else. */
+const AVATAR_URL = /^(https?:\/\/|\/)/i;
+
+/** The name to show: the display name, else the user name. */
+export function nameOf(who: IIdentityLike): string {
+  return who.display_name || who.username;
+}
+
+/**
+ * `AB` from "Ana Beatriz", `AN` from "ana"; the hub's own initials when it gives them.
+ */
+export function initialsOf(who: IIdentityLike): string {
+  if (who.initials) {
+    return who.initials.slice(0, 3);
+  }
+  const words = nameOf(who)
+    .split(/\s+/)
+    .filter(w => w.length > 0);
+  if (words.length >= 2) {
+    return (words[0][0] + words[words.length - 1][0]).toUpperCase();
+  }
+  return (words[0] ?? '?').slice(0, 2).toUpperCase();
+}
+
+/**
+ * The person's colour from the hub when it is a plain CSS colour, else a stable colour made
+ * from the user name, so one person keeps one colour everywhere.
+ */
+export function colorOf(who: IIdentityLike): string {
+  const color = (who.color ?? '').trim();
+  if (color && CSS_COLOR.test(color)) {
+    return color;
+  }
+  let h = 0;
+  for (const ch of who.username) {
+    h = (h * 31 + ch.charCodeAt(0)) % 360;
+  }
+  return `hsl(${h}, 55%, 45%)`;
+}
+
+export interface IAvatarOptions {
+  /** The tooltip; the person's name by default. */
+  title?: string;
+  /** More classes for the root node (say, to tell a version's avatar apart). */
+  className?: string;
+}
+
+/**
+ * A person's round avatar: their picture when the hub gives one (initials show if it fails to
+ * load), else their initials on their colour.
+ */
+export function avatar(
+  who: IIdentityLike,
+  options: IAvatarOptions = {}
+): HTMLElement {
+  const node = document.createElement('span');
+  node.className = options.className
+    ? `mutirao-Avatar ${options.className}`
+    : 'mutirao-Avatar';
+  node.title = options.title ?? nameOf(who);
+  node.style.backgroundColor = colorOf(who);
+  const url = who.avatar_url ?? '';
+  if (AVATAR_URL.test(url)) {
+    const img = document.createElement('img');
+    img.className = 'mutirao-AvatarImage';
+    img.alt = '';
+    img.src = url;
+    img.referrerPolicy = 'no-referrer';
+    img.addEventListener('error', () => img.remove());
+    node.appendChild(img);
+  }
+  const initials = document.createElement('span');
+  initials.className = 'mutirao-AvatarInitials';
+  initials.textContent = initialsOf(who);
+  node.appendChild(initials);
+  return node;
+}
