@@ -250,11 +250,29 @@ class MutiraoApp(ExtensionApp):
             shares.load()
         except Exception as e:  # the periodic refresh retries; members wait until then
             self.log.warning("Could not read this room's shares from the hub yet: %s", e)
+        shares.on_revoke = self._forget_cached_identities
         authorizer.shares = shares
         self._shares_callback = PeriodicCallback(
             shares.refresh, self.share_refresh_interval * 1000, jitter=0.1
         )
         self._shares_callback.start()
+
+    def _forget_cached_identities(self) -> None:
+        """A share of this room was revoked or lowered: forget the hub's answers about tokens.
+
+        JupyterHub's single-user auth caches who a token is, with its scopes, for up to
+        ``HubAuth.cache_max_age`` (five minutes). A revoked member's token would keep its share
+        scopes, and their room role, that long; asking the hub again at their next request
+        takes the role away within ``share_refresh_interval`` instead.
+        """
+        assert self.serverapp is not None
+        hub_auth = getattr(self.serverapp.identity_provider, "hub_auth", None)
+        cache = getattr(hub_auth, "cache", None)
+        if hub_auth is None or cache is None:
+            return
+        # a fresh cache of the same kind and age (JupyterHub's own expiring dict)
+        hub_auth.cache = type(cache)(hub_auth.cache_max_age)
+        self.log.info("A share of this room was revoked: tokens are checked with the hub again")
 
     def initialize_handlers(self):
         comments = {"service": self.comments}

@@ -62,3 +62,33 @@ def test_the_url_is_the_servers_own_shares_and_only_http():
     assert s.url == "http://hub:8081/hub/api/shares/room-a%20b/dev"
     with pytest.raises(ValueError, match="must be http"):
         HubShares("file:///etc/passwd", "t", "room-ml")
+
+
+def test_a_revoked_or_lowered_share_is_announced(shares):
+    """The room's server forgets its cached token identities when a share goes or is lowered
+    (``on_revoke``); a new share or a raised role needs no such thing."""
+    calls: list[int] = []
+    shares.on_revoke = lambda: calls.append(1)
+    before = [
+        share("viewer", group="ml-research"),
+        share("editor", group="data-platform"),
+        share("commenter", user="carla"),
+        share("viewer", user="bruno"),
+    ]
+    shares._set([*before, share("viewer", user="erin")])  # added
+    shares._set([*before[:3], share("editor", user="bruno"), share("viewer", user="erin")])
+    assert calls == []  # raised
+    shares._set([*before[:3], share("editor", user="bruno")])  # erin's share revoked
+    assert calls == [1]
+    shares._set(
+        [before[0], before[1], share("viewer", user="carla"), share("editor", user="bruno")]
+    )
+    assert calls == [1, 1]  # carla lowered
+    assert shares.role_for("carla") == "viewer"
+
+
+def test_the_first_reading_announces_nothing():
+    s = HubShares("http://127.0.0.1:1/hub/api", "t", "room-ml")
+    s.on_revoke = lambda: pytest.fail("nothing was revoked")
+    s._set([share("viewer", user="bruno")])
+    assert s.role_for("bruno") == "viewer"

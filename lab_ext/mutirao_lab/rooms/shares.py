@@ -17,14 +17,14 @@ from __future__ import annotations
 import json
 import logging
 import urllib.request
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from urllib.parse import quote
 
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 
 from . import roles
 
-__all__ = ["HubShares"]
+__all__ = ["HubShares", "revoked"]
 
 #: Shares fetched per page (the hub's default page size is 200).
 PAGE_SIZE = 200
@@ -53,6 +53,8 @@ class HubShares:
         self.log = log or logging.getLogger(__name__)
         #: ``("user" | "group", name) -> role``; ``None`` until the first read succeeded
         self.table: dict[tuple[str, str], str] | None = None
+        #: called when a reading finds a share gone or its role lowered (see :meth:`_set`)
+        self.on_revoke: Callable[[], None] | None = None
 
     # -- reading the hub -----------------------------------------------------------------------
     def _page_url(self, offset: int) -> str:
@@ -111,7 +113,9 @@ class HubShares:
                 if name and role:
                     key = (kind, name)
                     table[key] = roles.highest([table.get(key), role]) or role
-        self.table = table
+        previous, self.table = self.table, table
+        if previous and self.on_revoke is not None and revoked(previous, table):
+            self.on_revoke()
 
     # -- deciding ------------------------------------------------------------------------------
     def role_for(self, username: str, groups: Iterable[str] = ()) -> str | None:
@@ -123,3 +127,12 @@ class HubShares:
         found = [table.get(("user", username))]
         found += [table.get(("group", g)) for g in groups]
         return roles.highest(found)
+
+
+def revoked(before: Mapping[tuple[str, str], str], after: Mapping[tuple[str, str], str]) -> bool:
+    """Whether a share in ``before`` is gone from ``after`` or gives a lower role there."""
+    order = roles.ROLES
+    return any(
+        key not in after or order.index(after[key]) < order.index(role)
+        for key, role in before.items()
+    )
