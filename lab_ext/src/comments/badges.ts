@@ -6,7 +6,7 @@ import { NotebookPanel } from '@jupyterlab/notebook';
 
 import type { IThread } from './api';
 import { countByCell, IAnchorCounts, NotebookThreads } from './model';
-import { el } from './render';
+import { el } from '../dom';
 import { ITextRange, markRanges } from './selection';
 
 const BADGE = 'mutirao-CommentBadge';

@@ -10,7 +10,7 @@ import type { IThread } from './api';
 import type { IAnchorTarget } from './badges';
 import { withMentions } from './mentions';
 import { NotebookThreads } from './model';
-import { el } from './render';
+import { el } from '../dom';
 import { ITextRange, quote } from './selection';
 
 /**

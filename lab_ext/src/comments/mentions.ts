@@ -1,7 +1,7 @@
 /**
  * @mention autocomplete for a comment's textarea, from the room's members.
  */
-import { el } from './render';
+import { el } from '../dom';
 
 // `@` at the start or after a non-name character, then the part of a name typed so far
 const TYPING = /(^|[^\w@])@([\w.\-+]*)$/;

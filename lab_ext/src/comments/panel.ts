@@ -9,7 +9,7 @@ import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { LabIcon } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
 
-import { MutiraoAPIError } from '../handler';
+import { describeFailure, el } from '../dom';
 import * as api from './api';
 import type { IComment, IThread } from './api';
 import type { IAnchorTarget } from './badges';
@@ -23,7 +23,6 @@ import {
   sortThreads,
   ThreadFilter
 } from './model';
-import { el } from './render';
 import { selectRange } from './selection';
 import { button, IThreadContext, threadNode } from './threadview';
 
@@ -56,13 +55,6 @@ const FILTER_LABELS: Record<ThreadFilter, string> = {
   mine: 'Mine',
   mentions: 'Mentions'
 };
-
-function describe(error: unknown): string {
-  if (error instanceof MutiraoAPIError) {
-    return `${error.message} (HTTP ${error.status})`;
-  }
-  return error instanceof Error ? error.message : String(error);
-}
 
 /**
  * The comments panel. One for the whole lab; it shows the current notebook's threads.
@@ -320,7 +312,7 @@ export class CommentsPanel extends Widget {
   private _showError(error: unknown): void {
     this._errorNode.hidden = error === null;
     this._errorNode.className = 'mutirao-Error';
-    this._errorNode.textContent = error === null ? '' : describe(error);
+    this._errorNode.textContent = error === null ? '' : describeFailure(error);
   }
 
   // -- threads -------------------------------------------------------------------------------

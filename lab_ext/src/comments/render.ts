@@ -50,19 +50,3 @@ export function timeLabel(iso: string): HTMLElement {
   }
   return node;
 }
-
-/**
- * A small element with text content only.
- */
-export function el<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  className: string,
-  text?: string
-): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  node.className = className;
-  if (text !== undefined) {
-    node.textContent = text;
-  }
-  return node;
-}

@@ -10,7 +10,8 @@ import type { IComment, IThread } from './api';
 import { firstLine } from './composer';
 import { withMentions } from './mentions';
 import { Mentions } from './model';
-import { el, renderBody, timeLabel } from './render';
+import { el } from '../dom';
+import { renderBody, timeLabel } from './render';
 import { quote } from './selection';
 
 /**

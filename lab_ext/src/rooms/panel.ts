@@ -5,7 +5,7 @@
 import { LabIcon } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
 
-import { MutiraoAPIError } from '../handler';
+import { describeFailure, el } from '../dom';
 import { avatar } from '../identity';
 import {
   IRoom,
@@ -25,26 +25,6 @@ export const roomsIcon = new LabIcon({
   name: 'mutirao-lab:rooms',
   svgstr: `<svg xmlns="http://www.w3.org/2000/svg" width="16" height="16" viewBox="0 0 16 16"><path class="jp-icon3" fill="#616161" d="M2 14V3.5L8 1l6 2.5V14h-4v-4H6v4H2zm4-7h1.5V5.5H6V7zm2.5 0H10V5.5H8.5V7z"/></svg>`
 });
-
-function el<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  className: string,
-  text?: string
-): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  node.className = className;
-  if (text !== undefined) {
-    node.textContent = text;
-  }
-  return node;
-}
-
-function describe(error: unknown): string {
-  if (error instanceof MutiraoAPIError) {
-    return `${error.message} (HTTP ${error.status})`;
-  }
-  return error instanceof Error ? error.message : String(error);
-}
 
 /** The role badge ("editor", "viewer — read only", ...). */
 export function roleBadge(role: string | null): HTMLElement {
@@ -134,7 +114,7 @@ export class RoomsPanel extends Widget {
       this._status('');
     } catch (error) {
       console.warn('Mutirão: rooms unavailable', error);
-      this._status(`Rooms unavailable: ${describe(error)}`, true);
+      this._status(`Rooms unavailable: ${describeFailure(error)}`, true);
     }
     this._renderRoom();
     this._renderList();
@@ -282,7 +262,7 @@ export class RoomsPanel extends Widget {
         new URL(`${room.url}lab`, window.location.href).href
       );
     } catch (error) {
-      this._status(`Cannot open ${room.name}: ${describe(error)}`, true);
+      this._status(`Cannot open ${room.name}: ${describeFailure(error)}`, true);
     } finally {
       button.disabled = false;
     }

@@ -7,7 +7,7 @@ import { Dialog } from '@jupyterlab/apputils';
 import { PageConfig } from '@jupyterlab/coreutils';
 import { Widget } from '@lumino/widgets';
 
-import { MutiraoAPIError } from '../handler';
+import { describeFailure } from '../dom';
 import { ROLES, Role, RoomsClient, roleRank } from './api';
 import { ShareList } from './sharelist';
 
@@ -185,12 +185,7 @@ export class ShareForm extends Widget {
     } catch (error) {
       this.result.classList.add('mutirao-error');
       this.result.dataset.state = 'error';
-      this.result.textContent =
-        error instanceof MutiraoAPIError
-          ? `${error.message} (HTTP ${error.status})`
-          : error instanceof Error
-            ? error.message
-            : String(error);
+      this.result.textContent = describeFailure(error);
       return false;
     } finally {
       this.submitButton.disabled = false;

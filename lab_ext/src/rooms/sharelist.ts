@@ -7,29 +7,9 @@
 import { linkIcon, usersIcon } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
 
-import { MutiraoAPIError } from '../handler';
+import { describeFailure, el } from '../dom';
 import { avatar, nameOf } from '../identity';
 import { ILink, IMember, RoomsClient } from './api';
-
-function el<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  className: string,
-  text?: string
-): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  node.className = className;
-  if (text !== undefined) {
-    node.textContent = text;
-  }
-  return node;
-}
-
-function describe(error: unknown): string {
-  if (error instanceof MutiraoAPIError) {
-    return `${error.message} (HTTP ${error.status})`;
-  }
-  return error instanceof Error ? error.message : String(error);
-}
 
 /** "until 28/11/2026, 04:00", or "expired"; the exact time is the caller's title. */
 export function expiryText(iso: string, now = Date.now()): string {
@@ -100,7 +80,7 @@ export class ShareList extends Widget {
     const failures: string[] = [];
     const read = <T>(what: string, promise: Promise<T>): Promise<T | null> =>
       promise.catch(error => {
-        failures.push(`${what}: ${describe(error)}`);
+        failures.push(`${what}: ${describeFailure(error)}`);
         return null;
       });
     const [members, links] = await Promise.all([
@@ -138,7 +118,7 @@ export class ShareList extends Widget {
       }
       done = true;
     } catch (error) {
-      this._say(`Could not revoke ${label}: ${describe(error)}`, true);
+      this._say(`Could not revoke ${label}: ${describeFailure(error)}`, true);
     }
     await this.refresh(true);
     return done;
