@@ -223,7 +223,7 @@ export class ConflictView extends Panel {
   /**
    * Write the notebook as merged in nbdime's widget (the user's choices) and mark its
    * conflict resolved. Conflicts not marked resolved in the widget are named in a warning
-   * first; saving anyway keeps what the merged column shows for them.
+   * first; saving anyway keeps what the merged version shows for them.
    */
   async save(): Promise<void> {
     const model = this._model;
@@ -279,8 +279,8 @@ export class ConflictView extends Panel {
       el(
         'span',
         'mutirao-ConflictLegend',
-        'Pick a side with ➭ in each conflicted cell, mark it resolved with ⚠ in the ' +
-          'merged column, then save.'
+        'Pick a side with ➭ in each conflicted cell, mark it resolved with ⚠ beside ' +
+          'the merged version, then save.'
       ),
       this._status.node
     );
@@ -319,9 +319,9 @@ function unresolvedWarning(n: number): HTMLElement {
     el(
       'p',
       '',
-      'Saving anyway keeps, for each of them, what the merged column shows now: the base ' +
-        'version where no side was picked. To choose, pick a side with ➭ and click ⚠ in ' +
-        'the merged column.'
+      'Saving anyway keeps, for each of them, what the merged version shows now: the ' +
+        'base version where no side was picked. To choose, pick a side with ➭ and click ' +
+        '⚠ beside the merged version.'
     )
   );
   return body;
