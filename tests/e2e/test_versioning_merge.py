@@ -8,11 +8,12 @@ on its pre-merge commit. A conflicted text file named ``<img src=x onerror=alert
 listed and shown (local, base and remote side by side) with its name as text. A branch that
 merges cleanly then merges with a notification.
 
-Resolving: a second merge stops on the notebook alone. Bruno takes the merged branch's side
-of the conflicted cell in nbdime's widget (its ➭ picker), marks it resolved (⚠), and saves
-the resolution: the file on disk holds the chosen cell, git lists it as staged instead of
-conflicted, and "Commit merge" makes a merge commit with both branches as parents. Saving
-before choosing warns first. Nothing is mocked.
+Resolving: a second merge stops on the notebook alone, which is open in the lab. Bruno
+takes the merged branch's side of the conflicted cell in nbdime's widget (its ➭ picker),
+marks it resolved (⚠), and saves the resolution: the file on disk and the open notebook hold
+the chosen cell, git lists it as staged instead of conflicted, and "Commit merge" makes a
+merge commit with both branches as parents. Saving before choosing warns first. Nothing is
+mocked.
 """
 
 from __future__ import annotations
@@ -162,9 +163,11 @@ def test_notebook_conflict_resolved_in_nbdime_and_merge_committed(
     before, feature = rev(proj, "HEAD"), rev(proj, "feature")
     hub.spawn("bruno")
 
-    context, page, dialogs = open_lab(browser, hub, "proj/notes.md")
+    # the notebook stays open in the lab: the resolution reaches it through its live document
+    context, page, dialogs = open_lab(browser, hub, "proj/analysis.ipynb")
     try:
-        page.locator(".jp-FileEditor .cm-content").wait_for(timeout=120_000)
+        cells = page.locator(".jp-NotebookPanel .jp-Notebook .jp-Cell")
+        cells.nth(2).wait_for(timeout=120_000)
         page.locator('.jp-SideBar .lm-TabBar-tab[data-id="mutirao-history"]').click()
         panel = page.locator(HISTORY)
         wait_for(lambda: "Branch: main" in panel.inner_text(), 30, what="the History panel")
@@ -177,6 +180,12 @@ def test_notebook_conflict_resolved_in_nbdime_and_merge_committed(
         assert conflicts.locator(".mutirao-Conflict").count() == 1
         assert conflicts.locator(".mutirao-MergeCommit").is_hidden()
         conflicted_file = (proj / "analysis.ipynb").read_bytes()
+        assert b"<<<<<<<" in conflicted_file  # nbdime's driver marks the conflict in the cell
+        wait_for(
+            lambda: "<<<<<<<" in cells.nth(1).inner_text(),
+            20,
+            what="the open notebook to show the conflicted cell",
+        )
 
         item.locator(".mutirao-ConflictShow").click()
         view = page.locator('.mutirao-ConflictView[data-state="loaded"]')
@@ -231,6 +240,13 @@ def test_notebook_conflict_resolved_in_nbdime_and_merge_committed(
             cwd=proj, check=True, capture_output=True, text=True,
         ).stdout  # fmt: skip
         assert porcelain == "M  analysis.ipynb\n"
+        page.locator('.lm-DockPanel-tabBar .lm-TabBar-tab[title*="analysis.ipynb"]').first.click()
+        wait_for(
+            lambda: "total = 3 + 3  # feature" in cells.nth(1).inner_text(),
+            20,
+            what="the open notebook to show the resolution",
+        )
+        assert "<<<<<<<" not in page.locator(".jp-NotebookPanel .jp-Notebook").first.inner_text()
 
         # -- the conflicts list refreshed by itself; committing ends the merge
         tabs = page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab")
