@@ -140,8 +140,9 @@ class MutiraoApp(ExtensionApp):
         help="""Largest file, in bytes, that the diff API compares.
 
         A diff of a larger file (either side) answers ``413`` with a message naming this
-        limit instead of using the server's memory and time. Default: ``50000000`` (50 MB).
-        Example::
+        limit instead of using the server's memory and time. It is also the largest merged
+        notebook a conflict resolution (``POST /git/resolve``) may send. Default:
+        ``50000000`` (50 MB). Example::
 
             c.MutiraoApp.max_diff_bytes = 200_000_000
 

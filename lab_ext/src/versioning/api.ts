@@ -310,6 +310,29 @@ export function conflict(repo: string, path: string): Promise<IConflict> {
 }
 
 /**
+ * What `resolve` answers: the files still conflicted, and whether the notebook's open
+ * collaborative document (every connected client) got the merged notebook.
+ */
+export interface IResolution {
+  path: string;
+  staged: boolean;
+  conflicts: string[];
+  live: boolean;
+}
+
+/**
+ * Write the merged notebook (nbdime's `NotebookMergeModel.serialize()`) as the conflicted
+ * file and mark its conflict resolved (staged).
+ */
+export function resolve(
+  repo: string,
+  path: string,
+  notebook: unknown
+): Promise<IResolution> {
+  return post('resolve', { repo, path, notebook });
+}
+
+/**
  * Whether a status entry is an unmerged (conflicted) file.
  */
 export function isConflicted(file: IStatusFile): boolean {

@@ -1,10 +1,12 @@
 /**
- * Merges with conflicts: the list of conflicted files (with "Show conflict" and "Abort merge")
- * and the conflict view, nbdime's notebook merge widget built from the base, local and remote
- * sides and the server's merge decisions (a three-column display for text files). The view is
- * for reading: the user resolves by editing the file and committing it. Names and paths are
- * rendered as text only.
+ * Merges with conflicts: the list of conflicted files (with "Show conflict", "Abort merge",
+ * and "Commit merge" once none remains) and the conflict view, nbdime's notebook merge widget
+ * built from the base, local and remote sides and the server's merge decisions (a
+ * three-column display for text files). In the notebook view the user picks sides in the
+ * widget and saves the resolution: the merged notebook becomes the working file and its
+ * conflict is marked resolved (staged). Names and paths are rendered as text only.
  */
+import { Dialog, showDialog } from '@jupyterlab/apputils';
 import type { CodeEditor } from '@jupyterlab/codeeditor';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { Panel, Widget } from '@lumino/widgets';
@@ -13,34 +15,16 @@ import { NotebookMergeWidget } from 'nbdime/lib/merge/widget';
 
 import * as api from './api';
 import { describeError } from './people';
-
-function el(tag: string, className: string, text?: string): HTMLElement {
-  const node = document.createElement(tag);
-  node.className = className;
-  if (text !== undefined) {
-    node.textContent = text;
-  }
-  return node;
-}
-
-function button(
-  className: string,
-  label: string,
-  run: () => unknown
-): HTMLButtonElement {
-  const node = document.createElement('button');
-  node.className = `jp-Button jp-mod-styled ${className}`;
-  node.textContent = label;
-  node.onclick = () => void run();
-  return node;
-}
+import { StatusBody, StatusLine, button, el } from './ui';
 
 /**
  * The conflicted files of a merge in progress, each with "Show conflict", and "Abort merge".
+ * Once no conflicted file remains and the resolutions are staged, "Commit merge" concludes
+ * the merge with a commit that has both branches as parents.
  */
-export class ConflictsPanel extends Widget {
+export class ConflictsPanel extends StatusBody {
   constructor(options: ConflictsPanel.IOptions) {
-    super();
+    super('mutirao-ConflictsStatus');
     this._options = options;
     this.addClass('mutirao-ConflictsPanel');
     this.title.label = 'Merge conflicts';
@@ -56,17 +40,37 @@ export class ConflictsPanel extends Widget {
     const hint = el(
       'p',
       'mutirao-ConflictsHint',
-      'Resolve a file by editing it and committing it (Commit…), or abort the merge.'
+      'Resolve a notebook in its conflict view (Save resolution), or a file by editing it ' +
+        'and committing it (Commit…); or abort the merge.'
     );
     this._list = el('ul', 'mutirao-ConflictList') as HTMLUListElement;
-    this._status = el('div', 'mutirao-ConflictsStatus');
-    this._status.setAttribute('role', 'status');
     const toolbar = el('div', 'mutirao-ConflictsToolbar');
     toolbar.append(
       button('mutirao-MergeAbort', 'Abort merge', () => this.abort()),
       button('mutirao-ConflictsRefresh', 'Refresh', () => this.refresh())
     );
-    this.node.append(heading, hint, toolbar, this._list, this._status);
+    this._message = el(
+      'input',
+      'jp-mod-styled mutirao-MergeMessage'
+    ) as HTMLInputElement;
+    this._message.value = options.branch
+      ? `Merge branch '${options.branch}'`
+      : 'Merge';
+    this._message.setAttribute('aria-label', 'Merge commit message');
+    this._commit = el('div', 'mutirao-MergeCommit');
+    this._commit.hidden = true;
+    this._commit.append(
+      this._message,
+      button('mutirao-MergeCommitButton', 'Commit merge', () => this.commit())
+    );
+    this.node.append(
+      heading,
+      hint,
+      toolbar,
+      this._list,
+      this._commit,
+      this.statusNode
+    );
   }
 
   async refresh(): Promise<void> {
@@ -80,57 +84,86 @@ export class ConflictsPanel extends Widget {
         item.append(
           el('span', 'mutirao-ConflictPath', file.path),
           button('mutirao-ConflictShow', 'Show conflict', () =>
-            this._options.show(this._options.repo, file.path)
+            this._options.show(this._options.repo, file.path, () =>
+              this.refresh()
+            )
           )
         );
         this._list.appendChild(item);
       }
       this.node.dataset.conflicts = String(files.length);
+      // staged resolutions and no conflict left: the merge can be committed
+      const staged = status.files.some(f => f.index !== ' ' && f.index !== '?');
+      this._commit.hidden = files.length > 0 || !staged;
       if (files.length === 0) {
-        this._say('No conflicted files remain.');
+        this.say(
+          staged
+            ? 'No conflicted files remain: commit the merge to finish it.'
+            : 'No conflicted files remain.'
+        );
       }
     } catch (error) {
-      this._say(describeError(error), true);
+      this.say(describeError(error), true);
     }
   }
 
   async abort(): Promise<void> {
-    this._say('Aborting the merge…');
-    try {
-      await api.mergeAbort(this._options.repo);
-    } catch (error) {
-      this._say(`Abort failed: ${describeError(error)}`, true);
-      return;
+    this.say('Aborting the merge…');
+    const done = await this.attempt(
+      'The merge was aborted; the branch is back where it was.',
+      () => api.mergeAbort(this._options.repo),
+      'Abort failed: '
+    );
+    if (done) {
+      this._options.changed?.();
     }
-    await this.refresh();
-    this._say('The merge was aborted; the branch is back where it was.');
-    this._options.aborted?.();
   }
 
-  private _say(text: string, error = false): void {
-    this._status.textContent = text;
-    this._status.classList.toggle('mutirao-error', error);
-    this._status.dataset.state = error ? 'error' : 'info';
+  /**
+   * Commit what is staged: with the merge in progress, a commit with both parents.
+   */
+  async commit(): Promise<void> {
+    this.say('Committing the merge…');
+    let id = '';
+    const done = await this.attempt('', async () => {
+      id = (await api.commit(this._options.repo, [], this._message.value)).id;
+    });
+    if (done) {
+      this._commit.hidden = true;
+      this.say(`Committed the merge as ${id.slice(0, 8)}.`);
+      this.node.dataset.committed = id;
+      this._options.changed?.();
+    }
   }
 
   private _options: ConflictsPanel.IOptions;
   private _list: HTMLUListElement;
-  private _status: HTMLElement;
+  private _commit: HTMLElement;
+  private _message: HTMLInputElement;
 }
 
 export namespace ConflictsPanel {
   export interface IOptions {
     repo: string;
-    /** The branch being merged, for the heading. */
+    /** The branch being merged, for the heading and the merge commit's message. */
     branch?: string;
-    show: (repo: string, path: string) => void;
-    aborted?: () => void;
+    /** Open one file's conflict view; `resolved` is called once it is resolved there. */
+    show: (repo: string, path: string, resolved: () => void) => void;
+    /** The merge was aborted or committed. */
+    changed?: () => void;
   }
 }
 
+const EMPTY_NOTEBOOK = {
+  cells: [],
+  metadata: {},
+  nbformat: 4,
+  nbformat_minor: 5
+};
+
 /**
- * One conflicted file's three sides: nbdime's merge widget for a notebook, three columns
- * (local, base, remote) for a text file.
+ * One conflicted file's three sides: nbdime's merge widget for a notebook, with "Save
+ * resolution"; three columns (local, base, remote) for a text file.
  */
 export class ConflictView extends Panel {
   constructor(options: ConflictView.IOptions) {
@@ -150,6 +183,9 @@ export class ConflictView extends Panel {
       )
     );
     this.addWidget(header);
+    this._status = new StatusLine(
+      'mutirao-BranchStatus mutirao-ConflictViewStatus'
+    );
     this.node.dataset.state = 'loading';
   }
 
@@ -157,21 +193,20 @@ export class ConflictView extends Panel {
     try {
       const sides = await api.conflict(this._options.repo, this._options.path);
       if (sides.decisions && sides.local !== null && sides.remote !== null) {
-        const base = sides.base ?? {
-          cells: [],
-          metadata: {},
-          nbformat: 4,
-          nbformat_minor: 5
-        };
-        const model = new NotebookMergeModel(base, sides.decisions);
+        const model = new NotebookMergeModel(
+          sides.base ?? EMPTY_NOTEBOOK,
+          sides.decisions
+        );
         const widget = new NotebookMergeWidget({
           model,
           rendermime: this._options.rendermime,
           editorFactory: this._options.editorFactory
         });
         widget.addClass('mutirao-NotebookMerge');
+        this.addWidget(this._toolbar());
         this.addWidget(widget);
         await widget.init();
+        this._model = model;
       } else {
         this.addWidget(textColumns(sides));
       }
@@ -185,7 +220,81 @@ export class ConflictView extends Panel {
     }
   }
 
+  /**
+   * Write the notebook as merged in nbdime's widget (the user's choices) and mark its
+   * conflict resolved. Conflicts not marked resolved in the widget are named in a warning
+   * first; saving anyway keeps what the merged version shows for them.
+   */
+  async save(): Promise<void> {
+    const model = this._model;
+    if (!model) {
+      return;
+    }
+    const undecided = model.conflicts.length;
+    if (undecided > 0) {
+      const answer = await showDialog({
+        title: 'Unresolved conflicts',
+        body: new Widget({ node: unresolvedWarning(undecided) }),
+        buttons: [
+          Dialog.cancelButton(),
+          Dialog.warnButton({ label: 'Save anyway' })
+        ]
+      });
+      if (!answer.button.accept) {
+        this._say('Not saved: conflicts remain.');
+        return;
+      }
+    }
+    this._say('Saving the resolution…');
+    try {
+      const result = await api.resolve(
+        this._options.repo,
+        this._options.path,
+        model.serialize()
+      );
+      const n = result.conflicts.length;
+      this._say(
+        `Saved: ${result.path} is resolved and staged. ` +
+          (n === 0
+            ? 'No conflicted files remain: commit the merge to finish it.'
+            : `${n} conflicted file${n === 1 ? '' : 's'} remain.`)
+      );
+      this.node.dataset.state = 'resolved';
+      this._save?.remove();
+      this._options.resolved?.();
+    } catch (error) {
+      this._say(`Not saved: ${describeError(error)}`, true);
+    }
+  }
+
+  private _toolbar(): Widget {
+    const toolbar = new Widget({
+      node: el('div', 'mutirao-ConflictViewToolbar')
+    });
+    this._save = button('mutirao-ConflictSave', 'Save resolution', () =>
+      this.save()
+    );
+    toolbar.node.append(
+      this._save,
+      el(
+        'span',
+        'mutirao-ConflictLegend',
+        'Pick a side with ➭ in each conflicted cell, mark it resolved with ⚠ beside ' +
+          'the merged version, then save.'
+      ),
+      this._status.node
+    );
+    return toolbar;
+  }
+
+  private _say(text: string, error = false): void {
+    this._status.say(text, error);
+  }
+
   private _options: ConflictView.IOptions;
+  private _model: NotebookMergeModel | null = null;
+  private _save: HTMLButtonElement | null = null;
+  private _status: StatusLine;
 }
 
 export namespace ConflictView {
@@ -194,7 +303,28 @@ export namespace ConflictView {
     path: string;
     rendermime: IRenderMimeRegistry;
     editorFactory: CodeEditor.Factory;
+    /** The file's conflict was resolved and staged. */
+    resolved?: () => void;
   }
+}
+
+function unresolvedWarning(n: number): HTMLElement {
+  const body = el('div', 'mutirao-UnresolvedWarning');
+  body.append(
+    el(
+      'p',
+      '',
+      `${n} conflict${n === 1 ? ' is' : 's are'} not marked resolved in this notebook.`
+    ),
+    el(
+      'p',
+      '',
+      'Saving anyway keeps, for each of them, what the merged version shows now: the ' +
+        'base version where no side was picked. To choose, pick a side with ➭ and click ' +
+        '⚠ beside the merged version.'
+    )
+  );
+  return body;
 }
 
 function asText(side: unknown): string | null {

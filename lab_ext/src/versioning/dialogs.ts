@@ -8,6 +8,7 @@ import { Widget } from '@lumino/widgets';
 import * as api from './api';
 import { MutiraoAPIError } from '../handler';
 import { describeError } from './people';
+import { StatusBody, button } from './ui';
 
 /**
  * The commit dialog's body: a message and the changed files to commit (the current file
@@ -141,9 +142,9 @@ export async function commitDialog(
  * The branch picker's body: every branch, with switch and delete, and a field to create one.
  * Each action runs at once and reports in the dialog.
  */
-export class BranchPicker extends Widget {
+export class BranchPicker extends StatusBody {
   constructor(repo: string, onConflicts?: (branch: string) => void) {
-    super();
+    super('mutirao-BranchStatus');
     this._repo = repo;
     this._onConflicts = onConflicts ?? null;
     this.addClass('mutirao-BranchPicker');
@@ -154,11 +155,11 @@ export class BranchPicker extends Widget {
     this._name = document.createElement('input');
     this._name.className = 'jp-mod-styled mutirao-BranchName';
     this._name.placeholder = 'new-branch-name';
-    const createButton = document.createElement('button');
-    createButton.className =
-      'jp-Button jp-mod-styled mutirao-BranchCreateButton';
-    createButton.textContent = 'Create and switch';
-    createButton.onclick = () => void this.create(this._name.value.trim());
+    const createButton = button(
+      'mutirao-BranchCreateButton',
+      'Create and switch',
+      () => this.create(this._name.value.trim())
+    );
     this._name.onkeydown = event => {
       if (event.key === 'Enter') {
         event.preventDefault();
@@ -166,10 +167,7 @@ export class BranchPicker extends Widget {
       }
     };
     create.append(this._name, createButton);
-    this._status = document.createElement('div');
-    this._status.className = 'mutirao-BranchStatus';
-    this._status.setAttribute('role', 'status');
-    this.node.append(this._list, create, this._status);
+    this.node.append(this._list, create, this.statusNode);
   }
 
   /**
@@ -194,16 +192,16 @@ export class BranchPicker extends Widget {
         item.appendChild(name);
         if (!branch.current) {
           item.append(
-            action('mutirao-BranchSwitch', 'Switch', () =>
+            button('mutirao-BranchSwitch', 'Switch', () =>
               this.run(`Switched to ${branch.name}.`, async () => {
                 await api.checkout(this._repo, branch.name);
                 this.changed = true;
               })
             ),
-            action('mutirao-BranchMerge', 'Merge', () =>
+            button('mutirao-BranchMerge', 'Merge', () =>
               this.merge(branch.name)
             ),
-            action('mutirao-BranchDelete', 'Delete', () =>
+            button('mutirao-BranchDelete', 'Delete', () =>
               this.remove(branch.name)
             )
           );
@@ -211,7 +209,7 @@ export class BranchPicker extends Widget {
         this._list.appendChild(item);
       }
     } catch (error) {
-      this._say(describeError(error), true);
+      this.say(describeError(error), true);
     }
   }
 
@@ -229,7 +227,7 @@ export class BranchPicker extends Widget {
    * dialog closes); other failures show the server's message here.
    */
   async merge(name: string): Promise<void> {
-    this._say(`Merging ${name}…`);
+    this.say(`Merging ${name}…`);
     try {
       const result = await api.merge(this._repo, name);
       this.changed = true;
@@ -237,7 +235,7 @@ export class BranchPicker extends Widget {
       const done = `Merged ${name}: ${n} file${n === 1 ? '' : 's'} changed.`;
       Notification.success(done, { autoClose: 5000 });
       await this.refresh();
-      this._say(done);
+      this.say(done);
     } catch (error) {
       if (
         error instanceof MutiraoAPIError &&
@@ -252,7 +250,7 @@ export class BranchPicker extends Widget {
         return;
       }
       await this.refresh();
-      this._say(`Merge failed: ${describeError(error)}`, true);
+      this.say(`Merge failed: ${describeError(error)}`, true);
     }
   }
 
@@ -266,7 +264,7 @@ export class BranchPicker extends Widget {
         buttons: [Dialog.cancelButton(), Dialog.warnButton({ label: 'Delete' })]
       });
       if (!answer.button.accept) {
-        this._say(describeError(error), true);
+        this.say(describeError(error), true);
         return;
       }
       await this.run(`Deleted ${name}.`, () =>
@@ -275,45 +273,18 @@ export class BranchPicker extends Widget {
       return;
     }
     await this.refresh();
-    this._say(`Deleted ${name}.`);
+    this.say(`Deleted ${name}.`);
   }
 
   async run(done: string, work: () => Promise<unknown>): Promise<void> {
-    this._say('Working…');
-    let failure: string | null = null;
-    try {
-      await work();
-    } catch (error) {
-      failure = describeError(error);
-    }
-    // the list first, then the message, so what the message says is already shown
-    await this.refresh();
-    this._say(failure ?? done, failure !== null);
-  }
-
-  private _say(text: string, error = false): void {
-    this._status.textContent = text;
-    this._status.classList.toggle('mutirao-error', error);
-    this._status.dataset.state = error ? 'error' : 'info';
+    this.say('Working…');
+    await this.attempt(done, work);
   }
 
   private _repo: string;
   private _onConflicts: ((branch: string) => void) | null;
   private _list: HTMLUListElement;
   private _name: HTMLInputElement;
-  private _status: HTMLElement;
-}
-
-function action(
-  className: string,
-  label: string,
-  run: () => unknown
-): HTMLButtonElement {
-  const node = document.createElement('button');
-  node.className = `jp-Button jp-mod-styled ${className}`;
-  node.textContent = label;
-  node.onclick = () => void run();
-  return node;
 }
 
 /**
@@ -356,9 +327,9 @@ export async function branchDialog(
  * Store or forget the current user's credentials for a git host (kept on the server for
  * this user only; the password or token is never sent back).
  */
-export class CredentialsForm extends Widget {
+export class CredentialsForm extends StatusBody {
   constructor() {
-    super();
+    super('mutirao-BranchStatus');
     this.addClass('mutirao-CredentialsForm');
     this._hosts = document.createElement('ul');
     this._hosts.className = 'mutirao-CredentialHosts';
@@ -377,10 +348,7 @@ export class CredentialsForm extends Widget {
     this._host = field('host', 'Host (for example github.com)');
     this._user = field('username', 'User name');
     this._secret = field('password', 'Password or access token', 'password');
-    const save = document.createElement('button');
-    save.className = 'jp-Button jp-mod-styled mutirao-CredentialSave';
-    save.textContent = 'Save';
-    save.onclick = () => void this.save();
+    const save = button('mutirao-CredentialSave', 'Save', () => this.save());
     for (const input of [this._host, this._user, this._secret]) {
       input.onkeydown = event => {
         if (event.key === 'Enter') {
@@ -389,10 +357,7 @@ export class CredentialsForm extends Widget {
         }
       };
     }
-    this._status = document.createElement('div');
-    this._status.className = 'mutirao-BranchStatus';
-    this._status.setAttribute('role', 'status');
-    this.node.append(save, this._status);
+    this.node.append(save, this.statusNode);
   }
 
   async refresh(): Promise<void> {
@@ -407,8 +372,8 @@ export class CredentialsForm extends Widget {
         name.textContent = `${host} (as ${username})`;
         item.append(
           name,
-          action('mutirao-CredentialForget', 'Forget', async () => {
-            await this._try(`Forgot ${host}.`, () =>
+          button('mutirao-CredentialForget', 'Forget', async () => {
+            await this.attempt(`Forgot ${host}.`, () =>
               api.forgetCredentials(host)
             );
           })
@@ -416,40 +381,22 @@ export class CredentialsForm extends Widget {
         this._hosts.appendChild(item);
       }
     } catch (error) {
-      this._say(describeError(error), true);
+      this.say(describeError(error), true);
     }
   }
 
   async save(): Promise<void> {
     const host = this._host.value.trim();
-    await this._try(`Saved credentials for ${host}.`, async () => {
+    await this.attempt(`Saved credentials for ${host}.`, async () => {
       await api.setCredentials(host, this._user.value, this._secret.value);
       this._secret.value = '';
     });
-  }
-
-  private async _try(done: string, work: () => Promise<unknown>) {
-    let failure: string | null = null;
-    try {
-      await work();
-    } catch (error) {
-      failure = describeError(error);
-    }
-    await this.refresh();
-    this._say(failure ?? done, failure !== null);
-  }
-
-  private _say(text: string, error = false): void {
-    this._status.textContent = text;
-    this._status.classList.toggle('mutirao-error', error);
-    this._status.dataset.state = error ? 'error' : 'info';
   }
 
   private _hosts: HTMLUListElement;
   private _host: HTMLInputElement;
   private _user: HTMLInputElement;
   private _secret: HTMLInputElement;
-  private _status: HTMLElement;
 }
 
 export async function credentialsDialog(): Promise<void> {

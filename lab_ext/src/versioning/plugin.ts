@@ -76,12 +76,16 @@ export const versioningPlugin: JupyterFrontEndPlugin<void> = {
       shell.activateById(widget.id);
       return widget;
     };
-    const showConflict = (repo: string, path: string) => {
+    const showConflict = (repo: string, path: string, resolved: () => void) => {
       const content = new ConflictView({
         repo,
         path,
         rendermime,
-        editorFactory
+        editorFactory,
+        resolved: () => {
+          resolved();
+          void panel.refresh();
+        }
       });
       addMain(content, 'mutirao-conflict').addClass('mutirao-ConflictWidget');
       void content.load();
@@ -91,7 +95,7 @@ export const versioningPlugin: JupyterFrontEndPlugin<void> = {
         repo,
         branch,
         show: showConflict,
-        aborted: () => void panel.refresh()
+        changed: () => void panel.refresh()
       });
       addMain(content, 'mutirao-conflicts').addClass('mutirao-ConflictsWidget');
       void content.refresh().then(() => panel.refresh());

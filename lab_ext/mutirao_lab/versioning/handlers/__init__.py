@@ -11,7 +11,8 @@ the root itself); every ``path`` is relative to that repository.
 
 The handlers are grouped by concern: the repository and its working copy (:mod:`.working`),
 history and diffs (:mod:`.history`), branches and merges (:mod:`.branches`), remotes and
-credentials (:mod:`.remotes`), on the shared base in :mod:`.base`. The route table is here.
+credentials (:mod:`.remotes`), resolving a conflicted notebook (:mod:`.resolve`), on the
+shared base in :mod:`.base`. The route table is here.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from .history import (
     SnapshotsHandler,
 )
 from .remotes import CloneHandler, CredentialsHandler, RemoteHandler
+from .resolve import ResolveHandler
 from .working import CommitHandler, InitHandler, LocateHandler, StageHandler, StatusHandler
 
 
@@ -51,6 +53,7 @@ def handlers(service: Versioning) -> list[tuple[str, Any, dict[str, Any]]]:
         (rf"{api}/(pull|push)", RemoteHandler, kw),
         (rf"{api}/merge(/abort)?", MergeHandler, kw),
         (rf"{api}/conflict", ConflictHandler, kw),
+        (rf"{api}/resolve", ResolveHandler, kw),
         (rf"{api}/credentials", CredentialsHandler, kw),
         (rf"{api}/snapshots", SnapshotsHandler, kw),
         (rf"{api}/snapshots/promote", PromoteHandler, kw),

@@ -1,0 +1,63 @@
+"""``POST /git/resolve``: a conflicted notebook resolved in nbdime's merge widget.
+
+The merged notebook is written as the working file through the live collaborative document
+when the notebook is open (every connected client gets it, as with restore), then staged.
+The body may be as large as ``MutiraoApp.max_diff_bytes`` (the size the conflict view is
+built for), not only the other requests' 1 MiB.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from jupyter_server.auth.decorator import authorized
+from tornado import web
+
+from ..gitcore import GitError, check_path
+from ..resolve import check_conflicted, check_notebook, mark_resolved
+from .base import GitHandler
+
+
+class ResolveHandler(GitHandler):
+    """``POST /git/resolve {repo, path, notebook}``: write the merged notebook chosen in
+    nbdime's merge widget as the working file (and into its live document), and mark the
+    conflict resolved (staged)."""
+
+    def limit(self) -> int:
+        return int(self.service.app.max_diff_bytes)
+
+    def body(self) -> dict[str, Any]:
+        # a notebook with outputs is often larger than the other requests' 1 MiB limit
+        if self._body is None:
+            limit = self.limit()
+            if len(self.request.body) > limit:
+                raise GitError(
+                    413,
+                    f"the merged notebook is larger than {limit:,} bytes "
+                    "(MutiraoApp.max_diff_bytes)",
+                )
+            try:
+                model = json.loads(self.request.body or b"{}")
+            except ValueError as e:
+                raise GitError(400, f"the request body is not JSON: {e}") from None
+            if not isinstance(model, dict):
+                raise GitError(400, "the request body must be a JSON object")
+            self._body = model
+        return self._body
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        await self.allow(write=True)
+        path = check_path(self.arg("path"))
+        if not path.endswith(".ipynb"):
+            raise GitError(400, "only notebooks are resolved here; edit a text file and commit it")
+        repository = self.repo()
+        data = await self.core.call(check_notebook, self.arg("notebook"))
+        await self.core.call(check_conflicted, repository, path)
+        root_path = self.root_path(path)
+        live = await self.service.live.replace(root_path, data)
+        self.service.snapshots.note_editor(root_path, self.current_user.username, self.me())
+        remaining = await self.core.call(mark_resolved, repository, path)
+        self.write_json({"path": path, "staged": True, "conflicts": remaining, **live})
