@@ -15,7 +15,8 @@ import { NotebookMergeWidget } from 'nbdime/lib/merge/widget';
 
 import * as api from './api';
 import { describeError } from './people';
-import { StatusBody, StatusLine, button, el } from './ui';
+import { el } from '../dom';
+import { StatusBody, StatusLine, button } from './ui';
 
 /**
  * The conflicted files of a merge in progress, each with "Show conflict", and "Abort merge".

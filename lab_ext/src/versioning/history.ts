@@ -7,6 +7,7 @@ import { Dialog, InputDialog, showDialog } from '@jupyterlab/apputils';
 import { LabIcon } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
 
+import { el } from '../dom';
 import { MutiraoAPIError } from '../handler';
 import * as api from './api';
 import { basename, IVersionRef } from './diffview';
@@ -555,12 +556,6 @@ export class HistoryPanel extends Widget {
   private _compare: HTMLButtonElement;
   private _list: HTMLUListElement;
   private _more: HTMLButtonElement;
-}
-
-function el(tag: string, className: string): HTMLElement {
-  const node = document.createElement(tag);
-  node.className = className;
-  return node;
 }
 
 function button(

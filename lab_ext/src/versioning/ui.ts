@@ -5,19 +5,8 @@
  */
 import { Widget } from '@lumino/widgets';
 
+import { el } from '../dom';
 import { describeError } from './people';
-
-/**
- * An element with a class and, optionally, text (set as text, never as HTML).
- */
-export function el(tag: string, className: string, text?: string): HTMLElement {
-  const node = document.createElement(tag);
-  node.className = className;
-  if (text !== undefined) {
-    node.textContent = text;
-  }
-  return node;
-}
 
 /**
  * A styled JupyterLab button that runs `run` on click.
