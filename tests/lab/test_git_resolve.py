@@ -89,6 +89,7 @@ async def test_resolve_writes_stages_updates_the_live_document_and_the_merge_com
     code, status = await api("GET", "status", params={"repo": "proj"})
     tracked = [f for f in status["files"] if f["index"] != "?"]
     assert tracked == [{"path": "analysis.ipynb", "index": "M", "worktree": " "}]
+    assert status["merge_head"] == git(repo, "rev-parse", "other").strip()  # still merging
     await asyncio.sleep(1.5)  # past the room's save delay: nothing stale is written back
     assert nbformat.read(str(repo / "analysis.ipynb"), 4).cells[1].source == "x = 3  # other"
 
@@ -110,6 +111,8 @@ async def test_resolve_writes_stages_updates_the_live_document_and_the_merge_com
     assert git(repo, "log", "-1", "--format=%an").strip() == "Edu Silva"
     assert git(repo, "status", "--porcelain", "-uno") == ""
     assert not (repo / ".git" / "MERGE_HEAD").exists()
+    code, status = await api("GET", "status", params={"repo": "proj"})
+    assert status["merge_head"] is None
 
 
 async def test_taking_the_local_side(api, diverged):

@@ -192,8 +192,20 @@ def status(repo: Repository) -> dict[str, Any]:
         "ahead": ahead,
         "behind": behind,
         "head": head(repo),
+        "merge_head": merge_head(repo),
         "files": files,
     }
+
+
+def merge_head(repo: Repository) -> str | None:
+    """The commit being merged while a merge waits for its conflicts (``MERGE_HEAD``), else
+    None."""
+    try:
+        with open(os.path.join(repo.path, ".git", "MERGE_HEAD"), encoding="ascii") as f:
+            first = f.readline().strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return first if re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", first) else None
 
 
 def _parse_log(out: bytes) -> list[dict[str, Any]]:

@@ -57,6 +57,8 @@ export interface IStatus {
   ahead: number;
   behind: number;
   head: string | null;
+  /** The commit being merged while a merge waits for its conflicts, else null. */
+  merge_head: string | null;
   files: IStatusFile[];
 }
 

@@ -93,14 +93,17 @@ export class ConflictsPanel extends StatusBody {
         this._list.appendChild(item);
       }
       this.node.dataset.conflicts = String(files.length);
-      // staged resolutions and no conflict left: the merge can be committed
+      // a merge in progress, its resolutions staged and no conflict left: it can be committed
       const staged = status.files.some(f => f.index !== ' ' && f.index !== '?');
-      this._commit.hidden = files.length > 0 || !staged;
+      const merging = status.merge_head !== null;
+      this._commit.hidden = files.length > 0 || !staged || !merging;
       if (files.length === 0) {
         this.say(
-          staged
-            ? 'No conflicted files remain: commit the merge to finish it.'
-            : 'No conflicted files remain.'
+          !merging
+            ? 'No merge is in progress.'
+            : staged
+              ? 'No conflicted files remain: commit the merge to finish it.'
+              : 'No conflicted files remain.'
         );
       }
     } catch (error) {
