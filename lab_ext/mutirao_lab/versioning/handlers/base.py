@@ -39,10 +39,15 @@ class GitHandler(MutiraoHandler):
     def core(self) -> GitCore:
         return self.service.core
 
+    def body_limit(self) -> tuple[int, str]:
+        """The most a request body may weigh, and the 413 message past it."""
+        return MAX_REQUEST_BYTES, f"the request is larger than {MAX_REQUEST_BYTES} bytes"
+
     def body(self) -> dict[str, Any]:
         if self._body is None:
-            if len(self.request.body) > MAX_REQUEST_BYTES:
-                raise GitError(413, f"the request is larger than {MAX_REQUEST_BYTES} bytes")
+            limit, too_large = self.body_limit()
+            if len(self.request.body) > limit:
+                raise GitError(413, too_large)
             try:
                 model = json.loads(self.request.body or b"{}")
             except ValueError as e:

@@ -8,9 +8,6 @@ built for), not only the other requests' 1 MiB.
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
@@ -27,24 +24,11 @@ class ResolveHandler(GitHandler):
     def limit(self) -> int:
         return int(self.service.app.max_diff_bytes)
 
-    def body(self) -> dict[str, Any]:
+    def body_limit(self) -> tuple[int, str]:
         # a notebook with outputs is often larger than the other requests' 1 MiB limit
-        if self._body is None:
-            limit = self.limit()
-            if len(self.request.body) > limit:
-                raise GitError(
-                    413,
-                    f"the merged notebook is larger than {limit:,} bytes "
-                    "(MutiraoApp.max_diff_bytes)",
-                )
-            try:
-                model = json.loads(self.request.body or b"{}")
-            except ValueError as e:
-                raise GitError(400, f"the request body is not JSON: {e}") from None
-            if not isinstance(model, dict):
-                raise GitError(400, "the request body must be a JSON object")
-            self._body = model
-        return self._body
+        limit = self.limit()
+        message = f"the merged notebook is larger than {limit:,} bytes (MutiraoApp.max_diff_bytes)"
+        return limit, message
 
     @web.authenticated
     @authorized
