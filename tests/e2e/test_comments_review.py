@@ -31,6 +31,7 @@ pytestmark = pytest.mark.e2e
 
 # the second line of the first cell, as code points of its source
 SELECTED = "print(sum(x))"
+ADDED = "# totals\n"  # typed at the top of the cell after commenting
 RANGE = {"start": LOAD_SOURCE.index(SELECTED), "end": len(LOAD_SOURCE)}
 PALETTE_LABELS = [
     "Show Comments",
@@ -169,5 +170,19 @@ def test_review_selection_palette_and_export(hub_factory, browser, artifacts_dir
         assert sorted(t["comments"][0]["body"] for t in saved) == bodies
         original = nbformat.read(str(home / "review.ipynb"), as_version=4)
         assert "mutirao" not in original.metadata
+
+        # -- a line added at the top of the cell, and saved: the range follows the words
+        editor.click()
+        ana.keyboard.press("Control+Home")
+        ana.keyboard.type(ADDED)
+        ana.keyboard.press("Control+s")
+        moved = f"{RANGE['start'] + len(ADDED)}-{RANGE['end'] + len(ADDED)}"
+        wait_for(
+            lambda: thread.get_attribute("data-text-range") == moved,
+            60,
+            what="the thread's range to follow the edit",
+        )
+        assert thread.locator(".mutirao-ThreadQuote").inner_text() == SELECTED
+        wait_for(lambda: "".join(marks.all_inner_texts()) == SELECTED, 10, what="the new marks")
     finally:
         context.close()

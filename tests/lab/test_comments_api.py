@@ -354,6 +354,33 @@ async def test_text_range_anchor(api, notebook):
     assert thread["output_index"] is None
 
 
+async def test_a_text_range_follows_the_cells_edits(api, jp_fetch, notebook, jp_root_dir):
+    """Text added before the commented words moves the range; a save of the edited notebook
+    (as the lab's autosave makes) is enough, before anyone lists threads."""
+    words = "print"
+    start = CELL_A_SOURCE.index(words)
+    thread = await new_thread(api, text_range={"start": start, "end": start + len(words)})
+    edited = nbformat.read(str(jp_root_dir / notebook), as_version=4)
+    edited.cells[0].source = "# first, a comment line\n" + CELL_A_SOURCE
+    await jp_fetch(
+        "api", "contents", notebook, method="PUT",
+        body=json.dumps({"type": "notebook", "format": "json", "content": edited}),
+    )  # fmt: skip
+    got = await thread_when(api, thread["id"], lambda t: t["last_source"] != CELL_A_SOURCE)
+    r = got["text_range"]
+    assert edited.cells[0].source[r["start"] : r["end"]] == words
+    assert r["start"] == start + len("# first, a comment line\n")
+    # the commented words deleted: an empty range where they were, the thread stays
+    edited.cells[0].source = edited.cells[0].source.replace(words, "", 1)
+    await jp_fetch(
+        "api", "contents", notebook, method="PUT",
+        body=json.dumps({"type": "notebook", "format": "json", "content": edited}),
+    )  # fmt: skip
+    got = await thread_when(api, thread["id"], lambda t: t["text_range"]["end"] == r["start"])
+    assert got["text_range"] == {"start": r["start"], "end": r["start"]}
+    assert got["outdated"] is False
+
+
 async def test_a_new_thread_says_where_the_server_spent_its_time(api, notebook):
     """``Server-Timing`` (shown by the browser's developer tools): getting to the handler,
     storing, pushing, and the total."""

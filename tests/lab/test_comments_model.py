@@ -16,6 +16,7 @@ from mutirao_lab.comments.model import (
     can,
     check_anchor_in_cell,
     check_body,
+    follow_range,
     parse_anchor_options,
     parse_mentions,
     reconcile,
@@ -183,3 +184,41 @@ def test_text_frame_is_what_rfc_6455_says(size):
         assert struct.unpack("!Q", frame[2:10])[0] == size
         start = 10
     assert frame[start:] == payload
+
+
+SOURCE = "x = 1\ny = compute(x)\nprint(y)"
+WORDS = (SOURCE.index("compute"), SOURCE.index("compute") + len("compute(x)"))
+
+
+@pytest.mark.parametrize(
+    ("after", "covered"),
+    [
+        ("import m\n" + SOURCE, "compute(x)"),  # text added before: the range moves
+        (SOURCE.replace("x = 1", "xx = 10"), "compute(x)"),  # changed before it
+        (SOURCE + "\nmore", "compute(x)"),  # added after it
+        (SOURCE.replace("compute(x)", "compute(x, 2)"), "compute(x, 2)"),  # typed inside
+        (SOURCE.replace("compute(x)", "compute(x) + 1"), "compute(x)"),  # typed at its end
+        (SOURCE.replace("y = compute", "y = 2 * compute"), "compute(x)"),  # typed at its start
+        (SOURCE.replace("compute(x)", "other(z)"), "other(z)"),  # replaced: what replaced it
+        (SOURCE.replace("compute(x)", ""), ""),  # deleted: empty, where it was
+        ("", ""),
+    ],
+)
+def test_a_text_range_follows_the_edit(after, covered):
+    start, end = follow_range(SOURCE, after, WORDS)
+    assert 0 <= start <= end <= len(after)
+    assert after[start:end] == covered
+
+
+def test_reconcile_moves_text_ranges_with_the_source():
+    threads = [
+        AnchorState("t1", "a", False, SOURCE, WORDS),
+        AnchorState("t2", "a", False, SOURCE),  # on the cell, no range
+    ]
+    after = "import m\n" + SOURCE
+    changes = reconcile(threads, [{"id": "a", "source": after}])
+    moved = (WORDS[0] + 9, WORDS[1] + 9)
+    assert changes == [
+        AnchorChange("t1", False, after, moved),
+        AnchorChange("t2", False, after, None),
+    ]

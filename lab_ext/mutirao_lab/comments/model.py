@@ -4,6 +4,7 @@ threads are outdated. Pure and synchronous; the store and the handlers only move
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -263,6 +264,7 @@ class AnchorState:
     cell_id: str
     outdated: bool
     last_source: str | None
+    text_range: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -270,6 +272,7 @@ class AnchorChange:
     thread_id: str
     outdated: bool
     last_source: str | None
+    text_range: tuple[int, int] | None = None
 
 
 def reconcile(
@@ -279,7 +282,8 @@ def reconcile(
 
     A thread whose cell is gone becomes outdated and keeps the source last seen; one whose cell
     is back (undo, or a restored version) is current again; a current thread's last source
-    follows the cell's edits, so it is fresh when the cell goes. Only changes are returned.
+    follows the cell's edits, so it is fresh when the cell goes, and so does its text range
+    (:func:`follow_range`). Only changes are returned.
     """
     sources = {c["id"]: cell_source(c) for c in cells if isinstance(c.get("id"), str)}
     changes = []
@@ -287,7 +291,36 @@ def reconcile(
         if t.cell_id in sources:
             source = sources[t.cell_id]
             if t.outdated or t.last_source != source:
-                changes.append(AnchorChange(t.thread_id, False, source))
+                text_range = t.text_range
+                if text_range is not None and t.last_source is not None and not t.outdated:
+                    text_range = follow_range(t.last_source, source, text_range)
+                changes.append(AnchorChange(t.thread_id, False, source, text_range))
         elif not t.outdated:
-            changes.append(AnchorChange(t.thread_id, True, t.last_source))
+            changes.append(AnchorChange(t.thread_id, True, t.last_source, t.text_range))
     return changes
+
+
+def follow_range(before: str, after: str, text_range: tuple[int, int]) -> tuple[int, int]:
+    """Where a text range of ``before`` (a cell's source) is in ``after``, the same cell edited.
+
+    Text inserted or deleted elsewhere moves the range; text typed inside it (or just at its
+    end, or at its start) is outside the range's ends, as an editor keeps a marked range.
+    When the edit replaced the range's characters, the range covers what replaced them;
+    when it deleted them, the range is empty where they were. Offsets are in characters
+    (code points), like the anchor's.
+    """
+    start, end = (min(max(0, p), len(before)) for p in text_range)
+    ops = difflib.SequenceMatcher(None, before, after, autojunk=False).get_opcodes()
+    new_start = len(after)
+    for tag, i1, i2, j1, _ in ops:
+        if i1 <= start < i2:  # the range's first character is in this block
+            new_start = j1 + (start - i1) if tag == "equal" else j1
+            break
+    new_end = 0
+    for tag, i1, i2, j1, j2 in ops:
+        if i1 < end <= i2:  # the range's last character is in this block
+            new_end = j1 + (end - i1) if tag == "equal" else j2
+            break
+    if end <= start:  # an empty range stays empty, where its start went
+        return new_start, new_start
+    return new_start, max(new_start, new_end)

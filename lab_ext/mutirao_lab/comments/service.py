@@ -229,8 +229,12 @@ class CommentsService:
         flipped = {s.thread_id for s in states if s.outdated} ^ {
             c.thread_id for c in changes if c.outdated
         }
+        # a text range that moved with the edit: clients mark the text where it is now
+        before = {s.thread_id: s.text_range for s in states}
+        flipped |= {c.thread_id for c in changes if c.text_range != before.get(c.thread_id)}
         for c in changes:
-            # a source that follows the cell's edits is not news; a thread going outdated is
+            # a source that follows the cell's edits is not news; a thread going outdated, or
+            # a text range moving, is
             if c.thread_id in flipped:
                 thread = await self.store.call(CommentDB.get_thread, c.thread_id)
                 if thread is not None:

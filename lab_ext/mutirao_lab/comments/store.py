@@ -230,9 +230,16 @@ class CommentDB:
 
     def anchor_states(self, file_id: str) -> list[AnchorState]:
         return [
-            AnchorState(r["id"], r["cell_id"], bool(r["outdated"]), r["last_source"])
+            AnchorState(
+                r["id"],
+                r["cell_id"],
+                bool(r["outdated"]),
+                r["last_source"],
+                None if r["range_start"] is None else (r["range_start"], r["range_end"]),
+            )
             for r in self.con.execute(
-                "SELECT id, cell_id, outdated, last_source FROM threads WHERE file_id = ?",
+                "SELECT id, cell_id, outdated, last_source, range_start, range_end FROM threads"
+                " WHERE file_id = ?",
                 (file_id,),
             )
         ]
@@ -383,8 +390,19 @@ class CommentDB:
     def apply_anchor_changes(self, changes: list[AnchorChange]) -> None:
         with self._tx() as con:
             con.executemany(
-                "UPDATE threads SET outdated = ?, last_source = ? WHERE id = ?",
-                [(int(c.outdated), c.last_source, c.thread_id) for c in changes],
+                "UPDATE threads SET outdated = ?, last_source = ?,"
+                " range_start = COALESCE(?, range_start), range_end = COALESCE(?, range_end)"
+                " WHERE id = ?",
+                [
+                    (
+                        int(c.outdated),
+                        c.last_source,
+                        c.text_range[0] if c.text_range else None,
+                        c.text_range[1] if c.text_range else None,
+                        c.thread_id,
+                    )
+                    for c in changes
+                ],
             )
 
     def set_last_path(self, file_id: str, path: str) -> None:
