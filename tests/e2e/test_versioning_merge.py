@@ -68,6 +68,21 @@ def make_repo(home, hostile: bool = True):
     return proj
 
 
+def merge_feature(page):
+    """From the History panel's branch picker, merge ``feature`` into ``main``; answers the
+    conflicts panel and its entry for the notebook, once listed."""
+    page.locator('.jp-SideBar .lm-TabBar-tab[data-id="mutirao-history"]').click()
+    panel = page.locator(HISTORY)
+    wait_for(lambda: "Branch: main" in panel.inner_text(), 30, what="the History panel")
+    panel.locator('.mutirao-HistoryAction[data-action="branches"]').click()
+    picker = page.locator(".jp-Dialog .mutirao-BranchPicker")
+    picker.locator('.mutirao-Branch[data-name="feature"] .mutirao-BranchMerge').click()
+    conflicts = page.locator(".mutirao-ConflictsPanel")
+    item = conflicts.locator('.mutirao-Conflict[data-path="analysis.ipynb"]')
+    item.wait_for()
+    return conflicts, item
+
+
 def test_merge_conflict_shown_in_nbdime_and_aborted(hub_factory, browser, artifacts_dir):
     hub = hub_factory()
     assert hub.api("POST", "users/bruno").status_code == 201
@@ -78,17 +93,10 @@ def test_merge_conflict_shown_in_nbdime_and_aborted(hub_factory, browser, artifa
     context, page, dialogs = open_lab(browser, hub, "proj/notes.md")
     try:
         page.locator(".jp-FileEditor .cm-content").wait_for(timeout=120_000)
-        page.locator('.jp-SideBar .lm-TabBar-tab[data-id="mutirao-history"]').click()
-        panel = page.locator(HISTORY)
-        wait_for(lambda: "Branch: main" in panel.inner_text(), 30, what="the History panel")
-
         # -- merge the conflicting branch from the branch picker
-        panel.locator('.mutirao-HistoryAction[data-action="branches"]').click()
+        conflicts, item = merge_feature(page)
+        panel = page.locator(HISTORY)
         picker = page.locator(".jp-Dialog .mutirao-BranchPicker")
-        picker.locator('.mutirao-Branch[data-name="feature"] .mutirao-BranchMerge').click()
-        conflicts = page.locator(".mutirao-ConflictsPanel")
-        item = conflicts.locator('.mutirao-Conflict[data-path="analysis.ipynb"]')
-        item.wait_for()
         assert page.locator(".jp-Dialog").count() == 0
         assert conflicts.locator(".mutirao-Conflict").count() == 2
         assert HOSTILE in conflicts.locator(".mutirao-ConflictList").inner_text()
@@ -168,15 +176,7 @@ def test_notebook_conflict_resolved_in_nbdime_and_merge_committed(
     try:
         cells = page.locator(".jp-NotebookPanel .jp-Notebook .jp-Cell")
         cells.nth(2).wait_for(timeout=120_000)
-        page.locator('.jp-SideBar .lm-TabBar-tab[data-id="mutirao-history"]').click()
-        panel = page.locator(HISTORY)
-        wait_for(lambda: "Branch: main" in panel.inner_text(), 30, what="the History panel")
-        panel.locator('.mutirao-HistoryAction[data-action="branches"]').click()
-        picker = page.locator(".jp-Dialog .mutirao-BranchPicker")
-        picker.locator('.mutirao-Branch[data-name="feature"] .mutirao-BranchMerge').click()
-        conflicts = page.locator(".mutirao-ConflictsPanel")
-        item = conflicts.locator('.mutirao-Conflict[data-path="analysis.ipynb"]')
-        item.wait_for()
+        conflicts, item = merge_feature(page)
         assert conflicts.locator(".mutirao-Conflict").count() == 1
         assert conflicts.locator(".mutirao-MergeCommit").is_hidden()
         conflicted_file = (proj / "analysis.ipynb").read_bytes()
