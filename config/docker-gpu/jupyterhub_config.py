@@ -104,6 +104,9 @@ c.GPUDockerSpawner.gpu_limit_per_team = {"ml-research": 4, "data-platform": 1}
 c.GPUDockerSpawner.queue_when_full = True
 c.GPUDockerSpawner.gpu_queue_timeout = 900
 c.GPUDockerSpawner.idle_gpu_action = "none"  # "stop" or "release" to reclaim idle GPUs
+# a container holding GPUs the ledger did not give it (started by hand with Mutirao's labels):
+# "report" on the admin page, "adopt" it, or "reclaim" (stop) it
+c.GPUDockerSpawner.unknown_gpu_holders = "report"
 
 # Storage: a home volume per user (jupyterhub-user-<name>, at /home/jovyan) and the teams'
 # dataset volumes. "by-role": read-write for members of <team>-editors, read-only otherwise.
