@@ -319,6 +319,9 @@ class MutiraoApp(ExtensionApp):
         if callback is not None:
             callback.stop()
         assert self.serverapp.event_logger is not None
+        # the saves above are contents events: let the comments finish with them before
+        # their database closes
+        await self.serverapp.event_logger.gather_listeners()
         self.serverapp.event_logger.remove_listener(listener=self.comments.on_contents_event)
         self.comments.close()
         self.versioning.detach(self.serverapp)

@@ -222,3 +222,23 @@ def test_reconcile_moves_text_ranges_with_the_source():
         AnchorChange("t1", False, after, moved),
         AnchorChange("t2", False, after, None),
     ]
+
+
+def test_a_text_range_follows_edits_far_apart_in_a_large_cell():
+    """Edits at both ends of a 50 kB cell and inside the range, between two saves."""
+    lines = [f"x{i} = compute(x{i - 1}, {i})\n" for i in range(2000)]
+    before = "".join(lines)
+    start = before.index("compute(x999, 1000)")
+    text_range = (start, start + len("compute(x999, 1000)"))
+    edited = list(lines)
+    edited[3] = "print('changed')\n"
+    edited[1000] = edited[1000].replace("1000)", "1000, extra=2)")
+    edited[1990] = "# the end changed too\n"
+    del edited[10:20]
+    after = "".join(edited)
+    new_start, new_end = follow_range(before, after, text_range)
+    assert after[new_start:new_end] == "compute(x999, 1000, extra=2)"
+    # the whole cell replaced but the range's line: it is found again
+    other = "".join(f"y{i} = other({i})\n" for i in range(1500)) + lines[1000] + "tail\n" * 900
+    new_start, new_end = follow_range(before, other, text_range)
+    assert other[new_start:new_end] == "compute(x999, 1000)"

@@ -113,6 +113,12 @@ class CommentsHandler(MutiraoHandler):
         return self.get_query_argument("file_id", None), self.get_query_argument("path", None)
 
 
+def _threads_json(db: CommentDB, file_id: str, path: str) -> bytes:
+    threads = db.threads_for_file(file_id)
+    model = {"file_id": file_id, "path": path, "threads": [t.to_json() for t in threads]}
+    return json.dumps(model).encode()
+
+
 class ThreadsHandler(CommentsHandler):
     """``GET /comments/threads?file_id=|path=``: a notebook's threads.
     ``POST /comments/threads``: start a thread."""
@@ -123,10 +129,10 @@ class ThreadsHandler(CommentsHandler):
         self.allow(await self.role(), "read")
         file_id, path = await self.service.find_file(*self.file_query())
         await self.service.reconcile(file_id, path)
-        threads = await self.service.store.call(CommentDB.threads_for_file, file_id)
-        self.write_json(
-            {"file_id": file_id, "path": path, "threads": [t.to_json() for t in threads]}
-        )
+        # a notebook's threads carry their cells' sources: encoded on the store's thread
+        body = await self.service.store.call(_threads_json, file_id, path)
+        self.set_header("Content-Type", "application/json")
+        self.finish(body)
 
     @web.authenticated
     @authorized

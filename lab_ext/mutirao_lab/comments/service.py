@@ -76,6 +76,7 @@ class CommentsService:
         # path -> (version, the read of it in progress): see cells()
         self._reads: dict[str, tuple[Hashable, asyncio.Future[list[dict[str, Any]]]]] = {}
         self._warming: set[asyncio.Task[Any]] = set()
+        self._closed = False
 
     # -- who -----------------------------------------------------------------------------
 
@@ -222,7 +223,10 @@ class CommentsService:
         if not states:
             return
         await self.store.call(CommentDB.set_last_path, file_id, path)
-        changes = reconcile(states, cells if cells is not None else await self.cells(path))
+        if cells is None:
+            cells = await self.cells(path)
+        # following text ranges through a large cell's edits takes a while: not on the loop
+        changes = await asyncio.get_running_loop().run_in_executor(None, reconcile, states, cells)
         if not changes:
             return
         await self.store.call(CommentDB.apply_anchor_changes, changes)
@@ -246,13 +250,16 @@ class CommentsService:
         path = data.get("path")
         if data.get("action") not in ("save", "rename") or not isinstance(path, str):
             return
-        if not path.endswith(".ipynb"):
+        if not path.endswith(".ipynb") or self._closed:
             return
         try:
             file_id = self.file_ids.get_id(path)
             if file_id is not None:
                 await self.reconcile(file_id, path)
         except Exception:  # never break a save because of comments
+            if self._closed:  # the server stopped meanwhile; the next read reconciles
+                self.log.debug("Mutirão comments: %s saved while stopping", path, exc_info=True)
+                return
             self.log.exception("Mutirão comments: could not update the threads of %s", path)
 
     # -- live ------------------------------------------------------------------------------
@@ -299,5 +306,6 @@ class CommentsService:
                 self.log.exception("Mutirão comments: could not push an event")
 
     def close(self) -> None:
+        self._closed = True
         self._listeners.clear()
         self.store.close()

@@ -14,6 +14,10 @@ from ..service import Versioning
 
 MAX_REQUEST_BYTES = 1 << 20
 
+#: Request bodies larger than this are parsed in the thread pool, not on the event loop
+#: (a merged notebook for ``/git/resolve`` can weigh megabytes).
+LARGE_BODY_BYTES = 64 * 1024
+
 
 class GitHandler(MutiraoHandler):
     """Base of the versioning handlers: JSON errors, arguments, roles, repositories."""
@@ -34,6 +38,11 @@ class GitHandler(MutiraoHandler):
             self.finish(json.dumps({"message": exc.message, "reason": None}))
             return
         super().write_error(status_code, **kwargs)
+
+    async def prepare(self) -> None:  # type: ignore[override]
+        await super().prepare()
+        if self.current_user is not None and len(self.request.body) > LARGE_BODY_BYTES:
+            await self.core.call(self.body)
 
     @property
     def core(self) -> GitCore:
