@@ -31,10 +31,15 @@ from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import docker
-import requests
-from docker.types import DeviceRequest
-from dockerspawner import DockerSpawner
+try:
+    import docker
+    import requests
+    from docker.types import DeviceRequest
+    from dockerspawner import DockerSpawner
+except ImportError as e:  # the flavour's libraries are an extra
+    raise ImportError(
+        "the mutirao-docker spawner needs the docker extra: pip install 'mutirao-spawner[docker]'"
+    ) from e
 from jupyterhub.utils import random_port
 from traitlets import (
     Bool,

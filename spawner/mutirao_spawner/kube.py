@@ -24,9 +24,16 @@ from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
 from jupyterhub.utils import AnyTimeoutError
-from kubespawner import KubeSpawner
-from kubespawner.clients import shared_client
-from kubespawner.slugs import is_valid_label, safe_slug
+
+try:
+    from kubespawner import KubeSpawner
+    from kubespawner.clients import shared_client
+    from kubespawner.slugs import is_valid_label, safe_slug
+except ImportError as e:  # the flavour's libraries are an extra
+    raise ImportError(
+        "the mutirao-kube spawner needs the kubernetes extra: "
+        "pip install 'mutirao-spawner[kubernetes]'"
+    ) from e
 from traitlets import Dict, Integer, List, default, validate
 
 from .mixin import GPUSpawnerMixin
