@@ -16,12 +16,13 @@ import time
 
 import jwt
 import pytest
+import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from mutirao_hub.auth.oidc import IDTokenError, OIDCTeamAuthenticator, claim_at, verify_id_token
 
 from ..conftest import ARTIFACTS
-from ..harness import HubProcess
+from ..harness import HubProcess, wait_for
 from .oidc import CLIENT_ID, OIDCProvider, oidc_login
 
 ISSUER = "https://login.example.org/realms/acme"
@@ -154,6 +155,7 @@ ACCOUNTS = {
     "eva": account("eva"),
     "fabio": account("fabio", "ml-research"),
     "gil": account("gil", ["ml-research", "/acme/data-platform"]),
+    "hana": account("hana", ["/acme/data-platform"], display="Hana Sato"),
     "room-ml": account("room-ml", ["ml-research"]),
 }
 
@@ -180,6 +182,13 @@ c.OIDCTeamAuthenticator.team_roles = {{"gpu-pro": ["gpu-pro"]}}
 c.OIDCTeamAuthenticator.enable_auth_state = True
 c.OIDCTeamAuthenticator.auth_refresh_age = 1
 c.JupyterHub.load_roles.append({{"name": "gpu-pro", "scopes": ["read:users:name"]}})
+from mutirao_hub.rooms.config import rooms_service_config
+rooms_service_config(
+    c,
+    state_dir={str(state / "rooms")!r},
+    sync_interval=1,
+    seed_rooms=[{{"name": "ops-room", "teams": {{"ops": "owner"}}}}],
+)
 """,
     )
     callback = hub.hub_url("oauth_callback")
@@ -273,6 +282,36 @@ def test_team_removed_upstream_is_dropped_at_refresh_and_login(oidc):
     assert r.status_code == 403 or "login" in r.headers.get("Location", ""), r.status_code
     assert oidc_login(hub, "gil").login_response.status_code == 403
     provider.set_accounts(ACCOUNTS)
+
+
+def test_an_invitation_by_email_waits_for_the_first_oidc_sign_in(oidc):
+    """ana invites hana (never signed in) by the address her provider vouches for; hana's
+    first sign-in through the provider gives her the room."""
+    hub, _, _ = oidc
+    assert oidc_login(hub, "ana").login_response.status_code == 302
+    assert hub.api("GET", "users/hana").status_code == 404
+    rooms_api = hub.url + "services/mutirao-rooms/api/"
+
+    def call(who, method, path, **kwargs):
+        headers = {"Authorization": f"token {hub.user_token(who)}"}
+        return requests.request(method, rooms_api + path, headers=headers, timeout=30, **kwargs)
+
+    wait_for(lambda: call("ana", "GET", "rooms").json(), 30, what="the seeded room")
+    invited = call(
+        "ana", "POST", "rooms/ops-room/shares", json={"user": "hana@example.org", "role": "editor"}
+    )
+    assert invited.status_code == 202, invited.text
+    assert invited.json()["kind"] == "email"
+
+    assert oidc_login(hub, "hana").login_response.status_code == 302
+    assert user_model(hub, "hana")["user_info"]["email"] == "hana@example.org"
+    rooms = call("hana", "GET", "rooms").json()
+    assert [(r["name"], r["my_role"]) for r in rooms] == [("ops-room", "editor")]
+    members = call("ana", "GET", "rooms/ops-room/shares").json()
+    assert {"kind": "user", "name": "hana", "role": "editor"}.items() <= next(
+        m for m in members if m["name"] == "hana"
+    ).items()
+    assert not [m for m in members if m.get("pending")]
 
 
 def test_no_token_or_secret_in_logs(oidc):

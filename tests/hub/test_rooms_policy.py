@@ -162,3 +162,58 @@ def test_owning_teams():
             check(teams, creator_groups=mine, admin=admin, existing_groups=["ml"])
         assert e.value.status == status
     assert check({"ml": "viewer"}, creator_groups=[], admin=True, existing_groups=["ml"])
+
+
+# -- invitations ------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("carla", ("user", "carla")),
+        ("  Carla ", ("user", "carla")),
+        ("c.lima+ml", ("user", "c.lima+ml")),
+        ("Carla@Example.ORG", ("email", "carla@example.org")),
+    ],
+)
+def test_invitee_is_a_name_or_an_address(typed, expected):
+    assert policy.invitee(typed, prefix="room-", reserved={"admin"}) == expected
+
+
+@pytest.mark.parametrize(
+    "typed", ["", "two words", "room-x", "Admin", "a/b", "<b>", "x" * 300, "a@b", "@x.org"]
+)
+def test_invitee_refuses_what_nobody_signs_in_as(typed):
+    with pytest.raises(policy.PolicyError) as e:
+        policy.invitee(typed, prefix="room-", reserved={"admin"})
+    assert e.value.status == 400
+
+
+def test_waits_for_matches_name_or_recorded_address():
+    carla = {"name": "carla", "user_info": {"email": "Carla@Example.org"}}
+    assert policy.waits_for("user", "carla", carla)
+    assert policy.waits_for("email", "carla@example.org", carla)
+    assert not policy.waits_for("email", "other@example.org", carla)
+    assert not policy.waits_for("email", "carla@example.org", {"name": "carla"})
+    assert policy.waits_for("email", "c@x.org", {"name": "c@x.org"})
+
+
+def test_suggestions_people_then_teams_without_rooms_or_addresses():
+    users = [
+        {"name": "carla", "user_info": {"display_name": "Carla Lima", "email": "c@x.org"}},
+        {"name": "bruno", "user_info": {"display_name": "Bruno Carvalho"}},
+        {"name": "room-cards", "user_info": {}},
+        {"name": "ana", "user_info": None},
+    ]
+    found = policy.suggestions(
+        "car", users, ["cartography", "ml"], prefix="room-", pending=["cara"]
+    )
+    assert [(m["kind"], m["name"]) for m in found] == [
+        ("user", "bruno"),  # by display name
+        ("user", "cara"),
+        ("user", "carla"),
+        ("group", "cartography"),
+    ]
+    assert next(m for m in found if m["name"] == "cara")["pending"] is True
+    assert not [m for m in found if "email" in m]
+    by_address = policy.suggestions("c@x.org", users, [], prefix="room-")
+    assert [m["name"] for m in by_address] == ["carla"]
+    assert policy.suggestions("c@x", users, [], prefix="room-") == []

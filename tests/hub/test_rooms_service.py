@@ -330,7 +330,8 @@ def test_a_non_member_gets_the_same_404_as_for_a_missing_room(rooms):
 # authorization check (unknown user, bad expiry, not archived...), so the matrix changes
 # nothing; the allowed actions themselves are exercised by the tests around it.
 WHO = ["anonymous", "carol", "bob", "cris", "bruno", "alice", "ana"]
-NOBODY = {"user": "no-such-person", "role": "viewer"}
+# no such person, and not a name anyone could sign in with (a valid name would be an invitation)
+NOBODY = {"user": "no such person", "role": "viewer"}
 MATRIX = [
     # method, path, body, expected statuses in WHO order
     ("GET", "", None, [403, 200, 200, 200, 200, 200, 200]),
@@ -590,3 +591,130 @@ def test_share_links_work_until_they_expire(rooms):
     assert rooms.call("alice", "GET", "rooms/matrix/links").json() == []
     # what the link gave davi stays: a link expires, the access it granted does not
     assert room_names(rooms.call("davi", "GET", "rooms"))["matrix"] == "viewer"
+
+
+# -- invitations before a first sign-in -------------------------------------------------------
+def newcomer(name: str, hash_: str, email: str = "") -> str:
+    """A users-file entry for someone who has never signed in."""
+    lines = [
+        f"[users.{name}]",
+        f'display_name = "{name.title()} Nova"',
+        'teams = ["data-platform"]',
+    ]
+    if email:
+        lines.append(f'email = "{email}"')
+    return "\n".join([*lines, f'password_hash = "{hash_}"', ""])
+
+
+def test_invite_people_before_their_first_sign_in(rooms):
+    r = rooms.call("alice", "POST", "rooms", json={"name": "invites", "teams": {"leads": "owner"}})
+    assert r.status_code == 201, r.text
+    assert rooms.hub.api("GET", "users/nina").status_code == 404
+    by_name = rooms.call(
+        "alice", "POST", "rooms/invites/shares", json={"user": "nina", "role": "viewer"}
+    )
+    assert by_name.status_code == 202, by_name.text
+    assert by_name.json() | {"invited_at": None} == {
+        "kind": "user",
+        "name": "nina",
+        "role": "viewer",
+        "pending": True,
+        "invited_by": "alice",
+        "invited_at": None,
+    }
+    by_email = rooms.call(
+        "alice", "POST", "rooms/invites/shares", json={"user": "Otto@Example.org", "role": "editor"}
+    )
+    assert by_email.status_code == 202, by_email.text
+    assert (by_email.json()["kind"], by_email.json()["name"]) == ("email", "otto@example.org")
+    # an invitation waits in the share list and can be taken back before it is used
+    waiting = [
+        m for m in rooms.call("alice", "GET", "rooms/invites/shares").json() if m.get("pending")
+    ]
+    assert [(m["kind"], m["name"], m["role"]) for m in waiting] == [
+        ("email", "otto@example.org", "editor"),
+        ("user", "nina", "viewer"),
+    ]
+    gone = rooms.call("alice", "DELETE", "rooms/invites/shares/emails/otto@example.org")
+    assert gone.status_code == 204, gone.text
+    again = rooms.call("alice", "DELETE", "rooms/invites/shares/emails/otto@example.org")
+    assert again.status_code == 404
+    assert (
+        rooms.call(
+            "alice",
+            "POST",
+            "rooms/invites/shares",
+            json={"user": "otto@example.org", "role": "editor"},
+        ).status_code
+        == 202
+    )
+    # nobody else is told who is invited, and the hub has no share yet
+    assert {n for k, n, _s in rooms.shares("invites") if k == "user"} == {"alice"}
+
+    hash_ = rooms.hashes["alice"]
+    rooms.users_file.write_text(
+        users_toml(TEAMS, rooms.hashes)
+        + "\n"
+        + newcomer("nina", hash_)
+        + newcomer("otto", hash_, email="otto@example.org")
+    )
+    try:
+        # nina signs in for the first time and finds the room at once
+        nina = rooms.login("nina")
+        assert room_names(rooms.call("nina", "GET", "rooms")) == {"invites": "viewer"}
+        assert "custom:mutirao-room-viewer!server=room-invites/" in rooms.hub_scopes("nina")
+        page = nina.get(rooms.hub.url + "services/mutirao-rooms/", timeout=30)
+        assert "invites" in page.text
+        # otto signs in and does nothing with the rooms service: the periodic pass finds him
+        # by the e-mail address the users file gives him
+        rooms.login("otto")
+        wait_for(
+            lambda: ("user", "otto") in {(k, n) for k, n, _s in rooms.shares("invites")},
+            15,
+            what="otto's invitation to be applied",
+        )
+        assert room_names(rooms.call("otto", "GET", "rooms")) == {"invites": "editor"}
+        members = rooms.call("alice", "GET", "rooms/invites/shares").json()
+        assert not [m for m in members if m.get("pending")]
+        roles = {m["name"]: m["role"] for m in members if m["kind"] == "user"}
+        assert (roles["nina"], roles["otto"]) == ("viewer", "editor")
+    finally:
+        rooms.users_file.write_text(users_toml(TEAMS, rooms.hashes))
+
+
+@pytest.mark.parametrize(
+    "who",
+    ["Some One", "room-nope", "admin", "<b>x</b>@evil.org", "x" * 300, "", "a/b", "ü@x"],
+)
+def test_what_is_neither_a_name_nor_an_address_is_not_invited(rooms, who):
+    before = rooms.call("alice", "GET", "rooms/matrix/shares").json()
+    r = rooms.call("alice", "POST", "rooms/matrix/shares", json={"user": who, "role": "viewer"})
+    assert r.status_code == 400, r.text
+    assert "No such user" in r.json()["message"]
+    assert rooms.call("alice", "GET", "rooms/matrix/shares").json() == before
+
+
+def test_suggestions_name_people_and_teams_for_those_who_share(rooms):
+    r = rooms.call("alice", "GET", "rooms/matrix/suggestions", params={"q": "CAR"})
+    assert r.status_code == 200, r.text
+    found = r.json()
+    people = [m for m in found if m["kind"] == "user"]
+    assert [m["name"] for m in people] == ["carla", "carol"]
+    assert people[0]["display_name"] == "Carla"
+    assert re.fullmatch(r"#[0-9a-f]{6}", people[0]["color"])
+    assert not [m for m in found if "email" in m]
+    teams = rooms.call("alice", "GET", "rooms/matrix/suggestions", params={"q": "data"}).json()
+    assert {"kind": "group", "name": "data-platform"} in teams
+    # rooms are not people
+    assert not [
+        m
+        for m in rooms.call("alice", "GET", "rooms/matrix/suggestions", params={"q": "room"}).json()
+        if m["name"].startswith("room-")
+    ]
+    # only those who may share are told who else is on the hub
+    assert (
+        rooms.call("bob", "GET", "rooms/matrix/suggestions", params={"q": "a"}).status_code == 403
+    )
+    assert rooms.call("carol", "GET", "rooms/matrix/suggestions").status_code == 404
+    long = rooms.call("alice", "GET", "rooms/matrix/suggestions", params={"q": "x" * 300})
+    assert long.status_code == 400

@@ -223,7 +223,8 @@ class RoomsService(Application):
             (p + "api/rooms/?", RoomsAPIHandler),
             (p + "api/rooms" + room + "/?", RoomAPIHandler),
             (p + "api/rooms" + room + "/shares/?", SharesAPIHandler),
-            (p + "api/rooms" + room + "/shares/(users|teams)/([^/]+)/?", ShareAPIHandler),
+            (p + "api/rooms" + room + "/shares/(users|teams|emails)/([^/]+)/?", ShareAPIHandler),
+            (p + "api/rooms" + room + "/suggestions/?", SuggestionsAPIHandler),
             (p + "api/rooms" + room + "/links/?", LinksAPIHandler),
             (p + "api/rooms" + room + "/links/([^/]+)/?", LinkAPIHandler),
             (p + "api/rooms" + room + "/server/?", ServerAPIHandler),
@@ -383,13 +384,22 @@ class RoomAPIHandler(APIHandler):
 
 class SharesAPIHandler(APIHandler):
     async def get(self, name):
-        room, _actor = await self.manager.room_for(await self.person(), name)
-        members = await self.manager.members(room)
-        self.write_json(await with_identities(self.manager.hub, members))
+        room, actor = await self.manager.room_for(await self.person(), name)
+        members = await with_identities(self.manager.hub, await self.manager.members(room))
+        if self.manager.may_share(room, actor):
+            members += self.manager.pending_members(room)
+        self.write_json(members)
 
     async def post(self, name):
         model = await self.manager.share(await self.person(), name, self.get_json_body())
-        self.write_json(model)
+        # an invitation waits for its person's first sign-in: accepted, not yet applied
+        self.write_json(model, 202 if model.get("pending") else 200)
+
+
+class SuggestionsAPIHandler(APIHandler):
+    async def get(self, name):
+        query = self.get_argument("q", "")
+        self.write_json(await self.manager.suggest(await self.person(), name, query))
 
 
 class ShareAPIHandler(APIHandler):

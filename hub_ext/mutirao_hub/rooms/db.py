@@ -64,6 +64,9 @@ class Room(Base):
     people: Mapped[list[RoomPerson]] = relationship(
         back_populates="room", cascade="all, delete-orphan", lazy="selectin"
     )
+    pending: Mapped[list[PendingShare]] = relationship(
+        back_populates="room", cascade="all, delete-orphan", lazy="selectin"
+    )
 
     @property
     def team_roles(self) -> dict[str, str]:
@@ -108,6 +111,29 @@ class RoomPerson(Base):
     direct_role: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
     room: Mapped[Room] = relationship(back_populates="people")
+
+
+class PendingShare(Base):
+    """A share waiting for someone the hub does not know yet (see the admin guide).
+
+    Sharing with a user name the hub has no user for, an e-mail address, or a team that has
+    no hub group yet stores the share here; the rooms service grants it on the hub once the
+    person (or the team's first member) has signed in, and deletes the row. ``kind`` is
+    ``user``, ``email`` (``target`` lower-cased) or ``team``.
+    """
+
+    __tablename__ = "mutirao_pending_shares"
+    __table_args__ = (UniqueConstraint("room_id", "kind", "target"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    room_id: Mapped[int] = mapped_column(ForeignKey("mutirao_rooms.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    target: Mapped[str] = mapped_column(String(255), nullable=False)
+    role: Mapped[str] = mapped_column(String(32), nullable=False)
+    invited_by: Mapped[str] = mapped_column(String(255), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    room: Mapped[Room] = relationship(back_populates="pending")
 
 
 def make_session_factory(url: str) -> sessionmaker[Session]:

@@ -81,6 +81,9 @@ class HubAPI:
                 return None
             raise
 
+    async def list_users(self) -> list[dict]:
+        return await self._all_pages("users")
+
     async def create_user(self, name: str) -> dict:
         return await self.request("POST", f"users/{_q(name)}", {})
 
@@ -107,6 +110,9 @@ class HubAPI:
             if e.status == 404:
                 return None
             raise
+
+    async def list_groups(self) -> list[dict]:
+        return await self._all_pages("groups")
 
     async def ensure_group(self, name: str) -> None:
         if await self.get_group(name) is None:

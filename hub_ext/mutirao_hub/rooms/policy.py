@@ -290,3 +290,106 @@ def check_teams(
             raise PolicyError(403, f"You are not a member of the team {team!r}.")
         checked[team] = role
     return checked
+
+
+# -- invitations -----------------------------------------------------------------------------
+#: Longest user name or e-mail address a share may wait for.
+MAX_INVITEE_LENGTH = 254
+_NOT_IN_ADDRESS = r"\s<>()\[\]\\,;:\"'`/?#%&="
+_EMAIL_RE = re.compile(rf"^[^@{_NOT_IN_ADDRESS}]+@[^@{_NOT_IN_ADDRESS}]+\.[^@.{_NOT_IN_ADDRESS}]+$")
+_INVITEE_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._+-]*$")
+
+
+def is_email(value: str) -> bool:
+    """Whether ``value`` reads as an e-mail address (the identity provider's claim decides)."""
+    return len(value) <= MAX_INVITEE_LENGTH and bool(_EMAIL_RE.match(value))
+
+
+def invitee(value: str, *, prefix: str, reserved: Iterable[str] = ()) -> tuple[str, str]:
+    """What a share with someone the hub has no user for waits for: ``("email", address)``
+    or ``("user", name)``, lower-cased as authenticators normalise names.
+
+    Names that rooms or the suite use, and anything that is neither a plain user name nor an
+    e-mail address, are refused with the same answer as an unknown person was before
+    invitations existed.
+    """
+    name = value.strip().lower()
+    if is_email(name):
+        return "email", name
+    if (
+        not name
+        or len(name) > MAX_INVITEE_LENGTH
+        or not _INVITEE_NAME_RE.match(name)
+        or name.startswith(prefix.lower())
+        or name in {r.lower() for r in reserved}
+    ):
+        raise PolicyError(400, f"No such user: {value!r}, and not a name or e-mail to invite.")
+    return "user", name
+
+
+def waits_for(kind: str, target: str, person: Mapping) -> bool:
+    """Whether a pending share (``kind``, ``target``) is for the hub user ``person``: by name,
+    or by the e-mail address the authenticator recorded in their ``user_info``."""
+    name = str(person.get("name") or "").lower()
+    if kind == "user":
+        return name == target
+    if kind == "email":
+        info = person.get("user_info")
+        email = info.get("email") if isinstance(info, Mapping) else None
+        return target in (name, email.strip().lower() if isinstance(email, str) else None)
+    return False
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+#: Identity keys a suggestion carries (as the hub's ``user_info`` has them).
+SUGGESTION_KEYS = ("display_name", "initials", "color", "avatar_url")
+
+
+def suggestions(
+    query: str,
+    users: Iterable[Mapping],
+    groups: Iterable[str],
+    *,
+    prefix: str,
+    pending: Iterable[str] = (),
+    limit: int = 20,
+) -> list[dict]:
+    """People and teams whose name (or display name) contains ``query``: at most ``limit``
+    of each, people first.
+
+    Room users are left out; e-mail addresses are matched only whole and never returned, so
+    the list does not hand out addresses. ``pending`` are user names shares wait for.
+    """
+    q = query.strip().lower()
+    out: list[dict] = []
+    seen: set[str] = set()
+    for user in users:
+        name = user.get("name")
+        if (
+            not isinstance(name, str)
+            or name.startswith(prefix)
+            or user.get("kind", "user") != "user"
+        ):
+            continue
+        raw = user.get("user_info")
+        info: Mapping = raw if isinstance(raw, Mapping) else {}
+        display = _text(info.get("display_name"))
+        email = _text(info.get("email"))
+        if q and q not in name.lower() and q not in display.lower() and q != email.lower():
+            continue
+        model: dict = {"kind": "user", "name": name}
+        for key in SUGGESTION_KEYS:
+            value = info.get(key)
+            if isinstance(value, str) and 0 < len(value) <= 2048:
+                model[key] = value
+        out.append(model)
+        seen.add(name)
+    for name in sorted(set(pending) - seen):
+        if not q or q in name:
+            out.append({"kind": "user", "name": name, "pending": True})
+    people = sorted(out, key=lambda m: (m.get("display_name") or m["name"]).lower())[:limit]
+    teams = [{"kind": "group", "name": g} for g in sorted(groups) if not q or q in g.lower()]
+    return people + teams[:limit]

@@ -10,15 +10,16 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 
 from . import policy
-from .db import Room, RoomPerson, RoomTeam, utcnow
+from .db import PendingShare, Room, RoomPerson, RoomTeam, utcnow
 from .hubapi import HubAPI, HubAPIError
 from .policy import ROLES, Actor, PolicyError
 
@@ -27,6 +28,8 @@ log = logging.getLogger("mutirao.rooms")
 MAX_DISPLAY_NAME = 100
 MIN_LINK_EXPIRY = 60
 MAX_LINK_EXPIRY = 365 * 24 * 3600
+#: Seconds the hub's user and group lists are reused for suggestions and e-mail matching.
+DIRECTORY_TTL = 15.0
 
 
 @dataclass
@@ -83,6 +86,7 @@ class RoomsManager:
         self.db = sessions()
         # one change at a time: the periodic sync and the API both rewrite shares
         self.lock = asyncio.Lock()
+        self._directory: tuple[float, list[dict], list[str]] | None = None
 
     # -- lookups ---------------------------------------------------------------------------
     def room_user(self, room: Room | str) -> str:
@@ -96,11 +100,25 @@ class RoomsManager:
         return self.db.scalars(select(Room).where(Room.name == name)).one_or_none()
 
     async def person(self, name: str) -> dict:
-        """The hub's current model of a person (groups and roles as the authenticator last set)."""
+        """The hub's current model of a person (groups and roles as the authenticator last set).
+
+        Shares that waited for this person (see :meth:`apply_pending`) are granted first, so
+        someone invited before their first sign-in finds the room on their first visit.
+        """
         model = await self.hub.get_user(name)
         if model is None:
             raise PolicyError(403, "Unknown user.")
+        await self.apply_pending(model)
         return model
+
+    async def directory(self) -> tuple[list[dict], list[str]]:
+        """The hub's users and group names, read at most every :data:`DIRECTORY_TTL` seconds."""
+        now = time.monotonic()
+        if self._directory is None or now - self._directory[0] > DIRECTORY_TTL:
+            users = await self.hub.list_users()
+            groups = [g["name"] for g in await self.hub.list_groups()]
+            self._directory = (now, users, groups)
+        return self._directory[1], self._directory[2]
 
     async def actor(self, person: dict, room: Room | None) -> Actor:
         """``person``'s room role in ``room`` (``None`` when not a member or no such room)."""
@@ -188,9 +206,14 @@ class RoomsManager:
             "pending": (server or {}).get("pending") or model.get("pending"),
         }
 
+    def may_share(self, room: Room, actor: Actor) -> bool:
+        return policy.at_least(actor.effective_role, room.share_role)
+
     async def detail(self, room: Room, actor: Actor) -> dict:
         model = self.room_model(room, actor)
         model["members"] = await self.members(room)
+        # who is invited (names, addresses) is for those who may invite
+        model["pending"] = self.pending_members(room) if self.may_share(room, actor) else []
         model["server"] = await self.server_model(room)
         return model
 
@@ -257,6 +280,10 @@ class RoomsManager:
                     await self.sync(room)
                 except HubAPIError as e:
                     log.warning("Could not sync room %s: %s", room.name, e)
+        try:
+            await self.apply_all_pending()
+        except HubAPIError as e:
+            log.warning("Could not apply waiting shares: %s", e)
 
     # -- actions ---------------------------------------------------------------------------
     async def list_rooms(self, person: dict) -> list[dict]:
@@ -399,16 +426,34 @@ class RoomsManager:
             raise PolicyError(409, "The room is archived; unarchive it first.")
 
     async def _target(self, body: Mapping) -> tuple[str, str]:
+        """``(kind, who)``: ``("user", name)`` or ``("team", name)`` for someone the hub has,
+        else ``("pending-user", name)`` or ``("pending-email", address)`` for an invitation."""
         if ("user" in body) == ("team" in body):
             raise PolicyError(400, "Give exactly one of 'user' or 'team'.")
         kind = "user" if "user" in body else "team"
         who = _str(body, kind)
-        if kind == "user":
-            if who.startswith(self.settings.prefix) or await self.hub.get_user(who) is None:
-                raise PolicyError(400, f"No such user: {who!r}.")
-        elif await self.hub.get_group(who) is None:
-            raise PolicyError(400, f"No such team: {who!r}.")
-        return kind, who
+        if kind == "team":
+            if await self.hub.get_group(who) is None:
+                raise PolicyError(400, f"No such team: {who!r}.")
+            return kind, who
+        if who.startswith(self.settings.prefix):
+            raise PolicyError(400, f"No such user: {who!r}.")
+        if who and await self.hub.get_user(who) is not None:
+            return kind, who
+        wait_kind, target = policy.invitee(
+            who, prefix=self.settings.prefix, reserved=self.settings.reserved_names
+        )
+        if wait_kind == "email":
+            # someone who signed in already, known by their e-mail address
+            users, _groups = await self.directory()
+            for user in users:
+                if policy.waits_for("email", target, user) and not user["name"].startswith(
+                    self.settings.prefix
+                ):
+                    return "user", user["name"]
+        elif await self.hub.get_user(target) is not None:
+            return "user", target  # typed with capitals
+        return f"pending-{wait_kind}", target
 
     async def share(self, person: dict, name: str, body: object) -> dict:
         room, actor = await self.room_for(person, name)
@@ -417,6 +462,8 @@ class RoomsManager:
         policy.check_grant(actor, role, share_role=room.share_role)
         self._not_archived(room)
         kind, who = await self._target(body)
+        if kind.startswith("pending-"):
+            return await self._invite(room, actor, kind.removeprefix("pending-"), who, role)
         async with self.lock:
             teams, users = await self._hub_shares(room)
             current = (teams if kind == "team" else users).get(who)
@@ -437,12 +484,143 @@ class RoomsManager:
             await self.sync(room)
         return {"kind": "group" if kind == "team" else "user", "name": who, "role": role}
 
+    # -- invitations -----------------------------------------------------------------------
+    def _pending(self, room: Room, kind: str, target: str) -> PendingShare | None:
+        for p in room.pending:
+            if p.kind == kind and p.target == target:
+                return p
+        return None
+
+    async def _invite(self, room: Room, actor: Actor, kind: str, target: str, role: str) -> dict:
+        """Keep a share for someone who has not signed in yet (applied by :meth:`apply_pending`)."""
+        async with self.lock:
+            p = self._pending(room, kind, target)
+            if p is not None and policy.role_rank(p.role) > policy.role_rank(actor.effective_role):
+                raise PolicyError(
+                    403, f"You cannot change the role of a member above your own ({p.role})."
+                )
+            if p is None:
+                p = PendingShare(kind=kind, target=target, created_at=utcnow())
+                room.pending.append(p)
+            p.role = role
+            p.invited_by = actor.name
+            self.db.commit()
+        log.info("Room %s: %s %s invited as %s by %s", room.name, kind, target, role, actor.name)
+        return self.pending_model(p)
+
+    @staticmethod
+    def pending_model(p: PendingShare) -> dict:
+        return {
+            "kind": p.kind,
+            "name": p.target,
+            "role": p.role,
+            "pending": True,
+            "invited_by": p.invited_by,
+            "invited_at": p.created_at.isoformat() + "Z",
+        }
+
+    def pending_members(self, room: Room) -> list[dict]:
+        """The room's shares that wait for someone's first sign-in."""
+        return [
+            self.pending_model(p) for p in sorted(room.pending, key=lambda p: (p.kind, p.target))
+        ]
+
+    async def apply_pending(self, person: Mapping) -> int:
+        """Grant the shares that wait for ``person`` (a hub user model), by user name or by the
+        e-mail address in their ``user_info``; return how many were granted.
+
+        Called for every person the service sees (each API request and page) and, for the
+        others, by the periodic pass (:meth:`sync_all`). A share waiting in an archived room
+        waits until it is unarchived.
+        """
+        name = str(person.get("name") or "")
+        if not name or name.startswith(self.settings.prefix):
+            return 0
+        info = person.get("user_info")
+        email = info.get("email") if isinstance(info, Mapping) else None
+        targets = [name.lower()] + ([email.strip().lower()] if isinstance(email, str) else [])
+        candidates = self.db.scalars(
+            select(PendingShare).where(
+                or_(
+                    and_(PendingShare.kind == "user", PendingShare.target == name.lower()),
+                    and_(PendingShare.kind == "email", PendingShare.target.in_(targets)),
+                )
+            )
+        ).all()
+        waiting = [p for p in candidates if policy.waits_for(p.kind, p.target, person)]
+        if not waiting:
+            return 0
+        applied = 0
+        async with self.lock:
+            for p in waiting:
+                room = p.room
+                if room.archived or p not in room.pending:
+                    continue
+                member = self._person(room, name)
+                member.direct_role = policy.highest([member.direct_role, p.role])
+                await self._set_role(
+                    room, policy.highest([member.direct_role, member.team_role]), user=name
+                )
+                room.pending.remove(p)
+                self.db.commit()
+                applied += 1
+                log.info(
+                    "Room %s: the share %s %s (%s, by %s) is now %s's",
+                    room.name,
+                    p.kind,
+                    p.target,
+                    p.role,
+                    p.invited_by,
+                    name,
+                )
+        return applied
+
+    async def apply_all_pending(self) -> None:
+        """Grant waiting shares to people who signed in since (the periodic pass)."""
+        pending = self.db.scalars(select(PendingShare)).all()
+        if not pending:
+            return
+        self._directory = None  # new people are what this pass looks for
+        users, _groups = await self.directory()
+        for user in users:
+            if any(policy.waits_for(p.kind, p.target, user) for p in pending):
+                try:
+                    await self.apply_pending(user)
+                except HubAPIError as e:
+                    log.warning("Could not apply the shares waiting for %s: %s", user["name"], e)
+
+    async def suggest(self, person: dict, name: str, query: str) -> list[dict]:
+        """People and teams to share ``name`` with, for the share dialog's completion."""
+        room, actor = await self.room_for(person, name)
+        policy.require_role(actor, room.share_role, "sharing")
+        if len(query) > policy.MAX_INVITEE_LENGTH:
+            raise PolicyError(400, "The query is too long.")
+        users, groups = await self.directory()
+        pending = self.db.scalars(
+            select(PendingShare.target).where(PendingShare.kind == "user")
+        ).all()
+        return policy.suggestions(
+            query, users, groups, prefix=self.settings.prefix, pending=set(pending)
+        )
+
     async def revoke(self, person: dict, name: str, kind: str, who: str) -> None:
         room, actor = await self.room_for(person, name)
         self._not_archived(room)
         leaving = kind == "user" and who == person["name"]
         if not leaving:
             policy.require_role(actor, room.share_role, "sharing")
+        waiting = self._pending(room, kind, who.lower()) if kind in ("user", "email") else None
+        if waiting is not None and not leaving:
+            if policy.role_rank(waiting.role) > policy.role_rank(actor.effective_role):
+                raise PolicyError(
+                    403, f"You cannot remove a member above your own role ({waiting.role})."
+                )
+            async with self.lock:
+                room.pending.remove(waiting)
+                self.db.commit()
+            return
+        if kind == "email":
+            raise PolicyError(404, "No such share.")
         async with self.lock:
             teams, users = await self._hub_shares(room)
             people = {p.user: p for p in room.people}

@@ -36,7 +36,8 @@ export interface IRoom {
 }
 
 export interface IMember {
-  kind: 'user' | 'group';
+  /** `email` only for an invitation by e-mail address (`pending`). */
+  kind: 'user' | 'group' | 'email';
   name: string;
   role: Role;
   /** People only, in the share list: how the hub shows them (its `user_info`). */
@@ -44,6 +45,22 @@ export interface IMember {
   initials?: string;
   color?: string;
   avatar_url?: string;
+  /** A share waiting for the person's first sign-in (an invitation). */
+  pending?: boolean;
+  invited_by?: string;
+  invited_at?: string;
+}
+
+/** A person or team the share dialog offers (`GET rooms/<room>/suggestions`). */
+export interface ISuggestion {
+  kind: 'user' | 'group';
+  name: string;
+  display_name?: string;
+  initials?: string;
+  color?: string;
+  avatar_url?: string;
+  /** Someone a share already waits for, who has not signed in yet. */
+  pending?: boolean;
 }
 
 export interface IRoomDetail extends IRoom {
@@ -118,6 +135,13 @@ export class RoomsClient {
     });
   }
 
+  /** People and teams whose name contains `query`, for the share dialog's completion. */
+  suggest(room: string, query: string): Promise<ISuggestion[]> {
+    return this.request<ISuggestion[]>(
+      `rooms/${encodeURIComponent(room)}/suggestions?q=${encodeURIComponent(query)}`
+    );
+  }
+
   /** The room's teams and people with a share of their own, people with their names. */
   listShares(room: string): Promise<IMember[]> {
     return this.request<IMember[]>(`rooms/${encodeURIComponent(room)}/shares`);
@@ -129,7 +153,8 @@ export class RoomsClient {
     kind: IMember['kind'],
     name: string
   ): Promise<void> {
-    const path = kind === 'group' ? 'teams' : 'users';
+    const path =
+      kind === 'group' ? 'teams' : kind === 'email' ? 'emails' : 'users';
     await this.request<unknown>(
       `rooms/${encodeURIComponent(room)}/shares/${path}/${encodeURIComponent(name)}`,
       { method: 'DELETE' }

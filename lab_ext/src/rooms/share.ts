@@ -10,6 +10,7 @@ import { Widget } from '@lumino/widgets';
 import { describeFailure } from '../dom';
 import { ROLES, Role, RoomsClient, roleRank } from './api';
 import { ShareList } from './sharelist';
+import { Suggestions } from './suggest';
 
 export type ShareKind = 'user' | 'team' | 'link';
 
@@ -75,8 +76,14 @@ export class ShareForm extends Widget {
     ]);
     this.name = document.createElement('input');
     this.name.className = 'jp-mod-styled mutirao-ShareName';
-    this.name.placeholder = 'user name';
+    this.name.placeholder = 'user name or e-mail';
     this.name.maxLength = 255;
+    this.suggestions = new Suggestions(this.name, _client, room, choice => {
+      this.kind.value = choice.kind === 'group' ? 'team' : 'user';
+      this.name.value = choice.name;
+      this._update();
+      this.role.focus();
+    });
     this.role = select(
       'mutirao-ShareRole',
       roles.map(r => [r, r]),
@@ -88,6 +95,10 @@ export class ShareForm extends Widget {
       String(86400)
     );
     this._nameField = field('Name', this.name);
+    const nameBox = document.createElement('span');
+    nameBox.className = 'mutirao-SuggestBox';
+    nameBox.append(this.name, this.suggestions.node);
+    this._nameField.append(nameBox);
     this._expiryField = field('Expires in', this.expiry);
     this.submitButton = document.createElement('button');
     this.submitButton.type = 'button';
@@ -128,8 +139,11 @@ export class ShareForm extends Widget {
   readonly result: HTMLDivElement;
   /** The room's current shares, each with "Revoke". */
   readonly list: ShareList;
+  /** People and teams offered as a name is typed. */
+  readonly suggestions: Suggestions;
 
   dispose(): void {
+    this.suggestions.dispose();
     this.list.dispose();
     super.dispose();
   }
@@ -177,7 +191,9 @@ export class ShareForm extends Widget {
           kind === 'user'
             ? await this._client.share(this.room, { user: name }, role)
             : await this._client.share(this.room, { team: name }, role);
-        this.result.textContent = `${member.kind === 'group' ? 'Team' : 'User'} ${member.name} is now ${member.role}.`;
+        this.result.textContent = member.pending
+          ? `${member.name} has not signed in yet: the ${member.role} share waits for their first sign-in.`
+          : `${member.kind === 'group' ? 'Team' : 'User'} ${member.name} is now ${member.role}.`;
       }
       this.result.dataset.state = 'done';
       void this.list.refresh(true);
@@ -197,7 +213,10 @@ export class ShareForm extends Widget {
     this._nameField.hidden = link;
     this._expiryField.hidden = !link;
     this.name.placeholder =
-      this.kind.value === 'team' ? 'team name' : 'user name';
+      this.kind.value === 'team' ? 'team name' : 'user name or e-mail';
+    this.suggestions.kinds = new Set(
+      this.kind.value === 'team' ? ['group'] : ['user', 'group']
+    );
   }
 
   private _nameField: HTMLLabelElement;

@@ -106,9 +106,11 @@ export class ShareList extends Widget {
       if ('kind' in share) {
         await this._client.revokeShare(this.room, share.kind, share.name);
         this._say(
-          share.kind === 'group'
-            ? `Revoked the share of ${label}: its members keep only what else gives them access.`
-            : `Revoked the share of ${label}.`
+          share.pending
+            ? `Took back the invitation of ${label}.`
+            : share.kind === 'group'
+              ? `Revoked the share of ${label}: its members keep only what else gives them access.`
+              : `Revoked the share of ${label}.`
         );
       } else {
         await this._client.revokeLink(this.room, share.id);
@@ -132,9 +134,10 @@ export class ShareList extends Widget {
 
   private _render(): void {
     const items: HTMLElement[] = [];
-    const people = this._members.filter(m => m.kind === 'user');
+    const people = this._members.filter(m => m.kind === 'user' && !m.pending);
     const teams = this._members.filter(m => m.kind === 'group');
-    for (const m of [...people, ...teams]) {
+    const waiting = this._members.filter(m => m.pending);
+    for (const m of [...people, ...teams, ...waiting]) {
       items.push(this._memberNode(m));
     }
     for (const link of this._links) {
@@ -196,9 +199,20 @@ export class ShareList extends Widget {
       avatar_url: m.avatar_url
     };
     const shown = nameOf(who);
-    const detail = m.name === this._me ? `${m.name} (you)` : m.name;
-    const item = this._item('user', avatar(who), shown, detail, m.role, m);
+    let detail = m.name === this._me ? `${m.name} (you)` : m.name;
+    if (m.pending) {
+      // an invitation: the share is granted at the person's first sign-in
+      detail = 'waiting for first sign-in';
+      if (m.invited_by) {
+        detail += ` · invited by ${m.invited_by}`;
+      }
+    }
+    const item = this._item(m.kind, avatar(who), shown, detail, m.role, m);
     item.dataset.name = m.name;
+    if (m.pending) {
+      item.dataset.pending = 'true';
+      item.classList.add('mutirao-mod-pending');
+    }
     return item;
   }
 
