@@ -35,9 +35,11 @@ from pycrdt import (
     Encoder,
     Text,
     YMessageType,
+    create_awareness_message,
     create_sync_message,
     create_update_message,
     handle_sync_message,
+    read_message,
 )
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 from tornado.websocket import WebSocketClosedError, websocket_connect
@@ -49,6 +51,7 @@ ROOM_USER = f"room-{ROOM}"
 VANILLA = "collab-vanilla"
 EDITORS = "collab-editors"
 VIEWERS = "collab-viewers"
+ADMIN = "collab-admin"
 NOTEBOOK = "shared.ipynb"
 RAW = 2  # jupyter-collaboration's RAW messages (save requests and their answers)
 
@@ -72,6 +75,8 @@ def hub_config(state: Path) -> str:
                                 '--ServerApp.jpserver_extensions={{"mutirao_lab": False}}']
 
         c.Spawner.pre_spawn_hook = _vanilla_peer
+        # a hub admin, who shares and revokes through the rooms API as a room's owner does
+        c.Authenticator.admin_users.add({ADMIN!r})
         # the tests' service shares the vanilla peer's server, as its owner could
         c.JupyterHub.load_roles = [*c.JupyterHub.load_roles,
                                    {{"name": "collab-sharing", "scopes": ["shares"],
@@ -108,6 +113,38 @@ class CollabHub:
             what="the room to be shared with the new members",
         )
 
+    def add_person(self, name: str) -> None:
+        """A hub user in no team (their room role is what is shared with them), with a token;
+        :data:`ADMIN` is made by the hub at start-up."""
+        if name != ADMIN:
+            r = self.hub.api("POST", f"users/{name}")
+            assert r.status_code == 201, r.text
+        self.tokens[name] = self.hub.user_token(name)
+
+    def share(self, who: str, person: str, role: str | None) -> None:
+        """``who`` gives ``person`` ``role`` in the room through the rooms API, as the share
+        dialog does (``None``: revokes their share)."""
+        if role is None:
+            r = self.rooms_call(who, "DELETE", f"rooms/{ROOM}/shares/users/{person}")
+            assert r.status_code == 204, r.text
+        else:
+            r = self.rooms_call(
+                who, "POST", f"rooms/{ROOM}/shares", json={"user": person, "role": role}
+            )
+            assert r.status_code == 200, r.text
+
+    def room_status(self, who: str, method: str = "GET", path: str = "api/contents") -> int:
+        """The room server's answer to ``who``'s token for one REST call."""
+        import requests
+
+        r = requests.request(
+            method,
+            self.server_url(ROOM_USER) + path,
+            headers={"Authorization": f"token {self.tokens[who]}"},
+            timeout=60,
+        )
+        return r.status_code
+
     def may_access(self, who: str, server_user: str) -> bool:
         import requests
 
@@ -118,7 +155,7 @@ class CollabHub:
         )
         return f"access:servers!server={server_user}/" in r.json()["scopes"]
 
-    def rooms_call(self, who: str, method: str, path: str) -> Any:
+    def rooms_call(self, who: str, method: str, path: str, **kwargs: Any) -> Any:
         import requests
 
         return requests.request(
@@ -126,6 +163,7 @@ class CollabHub:
             self.rooms_api + path,
             headers={"Authorization": f"token {self.tokens[who]}"},
             timeout=60,
+            **kwargs,
         )
 
     def start_room(self, who: str, timeout: float = 120) -> None:
@@ -196,6 +234,27 @@ def write_notebook(home: Path, cells: int, name: str = NOTEBOOK) -> None:
     nbformat.write(nb, str(home / name))
 
 
+def awareness_message(entries: list[tuple[int, int, Any]]) -> bytes:
+    """y-protocols' awareness message: ``(client id, clock, state)`` entries, states as JSON."""
+    payload = Encoder()
+    payload.write_var_uint(len(entries))
+    for client_id, clock, state in entries:
+        payload.write_var_uint(client_id)
+        payload.write_var_uint(clock)
+        payload.write_var_string(json.dumps(state))
+    return create_awareness_message(payload.to_bytes())
+
+
+def read_awareness(message: bytes) -> list[tuple[int, int, Any]]:
+    decoder = Decoder(read_message(message[1:]))
+    entries = []
+    for _ in range(decoder.read_var_uint()):
+        client_id = decoder.read_var_uint()
+        clock = decoder.read_var_uint()
+        entries.append((client_id, clock, json.loads(decoder.read_var_string() or "null")))
+    return entries
+
+
 def save_message(save_id: int) -> bytes:
     encoder = Encoder()
     encoder.write_var_uint(RAW)
@@ -232,6 +291,11 @@ class YClient:
         self._save_ids = 0
         self.reloads = 0  # times the server asked for a fresh document
         self.close_code: int | None = None
+        self.close_reason: str | None = None
+        #: awareness as received: every (client id, state) in order, and the latest state of each
+        self.awareness_seen: list[tuple[int, Any]] = []
+        self.awareness: dict[int, Any] = {}
+        self._clock = 0
         self._task: asyncio.Task | None = None
 
     @property
@@ -281,6 +345,7 @@ class YClient:
             message = await ws.read_message()
             if message is None:
                 self.close_code = ws.close_code
+                self.close_reason = ws.close_reason
                 for future in self.saves.values():
                     if not future.done():
                         future.set_exception(ConnectionError("closed"))
@@ -294,6 +359,10 @@ class YClient:
                         self.synced.set()
                     if self.on_change is not None:
                         self.on_change(self)
+            elif message[0] == YMessageType.AWARENESS:
+                for client_id, _clock, state in read_awareness(message):
+                    self.awareness_seen.append((client_id, state))
+                    self.awareness[client_id] = state
             elif message[0] == RAW:
                 decoder = Decoder(message)
                 decoder.read_var_uint()
@@ -330,6 +399,13 @@ class YClient:
         if self.connected and self.synced.is_set():
             self.ws.write_message(create_update_message(self.doc.get_update(before)), binary=True)
 
+    def send_awareness(self, state: Any, client_id: int | None = None) -> None:
+        """Announce ``state`` (JupyterLab's is ``{"user": {...}, "cursors": ...}``) for this
+        client, or, as a hostile client could, for another ``client_id``."""
+        self._clock += 1
+        own = self.doc.client_id if client_id is None else client_id
+        self.ws.write_message(awareness_message([(own, self._clock, state)]), binary=True)
+
     async def save(self, timeout: float = 30) -> str:
         """Ask the server to save (as Ctrl-S does); the server's answer (``success``...)."""
         self._save_ids += 1
@@ -363,6 +439,25 @@ class YClient:
             self.ws.close()
         if self._task is not None:
             self._task.cancel()
+
+
+async def open_socket(collab: CollabHub, who: str, path: str) -> Any:
+    """A websocket of the room's server (``api/kernels/<id>/channels``, ``api/events/subscribe``)
+    opened with ``who``'s token, as the lab opens them."""
+    url = collab.server_url(ROOM_USER).replace("http", "ws", 1) + path
+    headers = {"Authorization": f"token {collab.tokens[who]}"}
+    return await websocket_connect(HTTPRequest(url, headers=headers, request_timeout=60))
+
+
+async def closed_by_server(ws: Any, timeout: float) -> int | None:
+    """Read (and drop) what the server sends until it closes the socket; its close code."""
+
+    async def drain() -> int | None:
+        while await ws.read_message() is not None:
+            pass
+        return ws.close_code
+
+    return await asyncio.wait_for(drain(), timeout)
 
 
 async def until(condition: Callable[[], bool], timeout: float = 30, what: str = "it") -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gc
 import os
+from collections.abc import Callable
+from typing import Any
 
 from jupyter_core.paths import jupyter_data_dir
 from jupyter_server.extension.application import ExtensionApp
@@ -31,6 +33,7 @@ from .rooms import save_on_stop, ydoc_filter
 from .rooms.authorizer import RoomAuthorizer
 from .rooms.resolver import RoomRoleResolver
 from .rooms.roles import DEFAULT_ROOM_PREFIX, is_room
+from .rooms.sessions import OpenSockets
 from .rooms.shares import HubShares
 from .runtime import RuntimeHandler
 from .versioning.handlers import handlers as versioning_handlers
@@ -69,7 +72,9 @@ class MutiraoApp(ExtensionApp):
         On a room's server, members who open the room in the browser get their room role from
         the room's JupyterHub shares (to them, to one of their teams, or from an accepted
         share link), read with the server's own token and re-read this often: a new share or
-        a revoked one takes effect within this time. Default: ``10``. Example::
+        a revoked one takes effect within this time, on REST calls and on open websockets
+        (documents, kernels, terminals, events) alike: a socket the new role no longer allows
+        is closed. Default: ``10``. Example::
 
             c.MutiraoApp.share_refresh_interval = 30
 
@@ -236,7 +241,8 @@ class MutiraoApp(ExtensionApp):
             )
 
     def _watch_shares(self) -> None:
-        """On a room's server under JupyterHub, keep the room's shares in the Authorizer."""
+        """On a room's server under JupyterHub, keep the room's shares in the Authorizer, and
+        make a change to them reach REST calls and open websockets (:mod:`.rooms.sessions`)."""
         assert self.serverapp is not None
         authorizer = self.serverapp.authorizer
         api_url = os.environ.get("JUPYTERHUB_API_URL")
@@ -251,29 +257,72 @@ class MutiraoApp(ExtensionApp):
             shares.load()
         except Exception as e:  # the periodic refresh retries; members wait until then
             self.log.warning("Could not read this room's shares from the hub yet: %s", e)
-        shares.on_revoke = self._forget_cached_identities
         authorizer.shares = shares
+        authorizer.sockets = OpenSockets(self.log)
+        self._revalidate_sockets = False
+        self._refreshing = False
         self._shares_callback = PeriodicCallback(
-            shares.refresh, self.share_refresh_interval * 1000, jitter=0.1
+            self._refresh_shares, self.share_refresh_interval * 1000, jitter=0.1
         )
         self._shares_callback.start()
 
-    def _forget_cached_identities(self) -> None:
-        """A share of this room was revoked or lowered: forget the hub's answers about tokens.
+    async def _refresh_shares(self) -> None:
+        """Read the room's shares again and apply a change to everyone, connected or not."""
+        if self._refreshing:  # the hub is slow: the next tick tries again
+            return
+        self._refreshing = True
+        try:
+            assert self.serverapp is not None
+            authorizer = self.serverapp.authorizer
+            assert isinstance(authorizer, RoomAuthorizer)
+            shares, sockets = authorizer.shares, authorizer.sockets
+            assert shares is not None
+            assert sockets is not None
+            hub_auth = getattr(self.serverapp.identity_provider, "hub_auth", None)
+            if await shares.refresh():
+                self._forget_cached_identities()
+                self._revalidate_sockets = True
+            if hub_auth is not None:
+                # a share given and taken back between two readings leaves no trace in the
+                # shares, only in the hub's older answers: ask again about those
+                self._forget_cached_identities(only=shares.behind)
+                only = None if self._revalidate_sockets else shares.behind
+                # a failure (the hub did not answer) is retried at the next reading
+                ok = await sockets.revalidate(hub_auth, only=only)
+                self._revalidate_sockets = self._revalidate_sockets and not ok
+            await sockets.recheck(authorizer)
+        except Exception:
+            self.log.exception("Applying this room's shares failed")
+        finally:
+            self._refreshing = False
+
+    def _forget_cached_identities(self, only: Callable[[Any], bool] | None = None) -> None:
+        """A share of this room was added, revoked, raised or lowered: forget the hub's answers
+        about tokens (``only``: those for which ``only(hub user model)`` holds).
 
         JupyterHub's single-user auth caches who a token is, with its scopes, for up to
         ``HubAuth.cache_max_age`` (five minutes). A revoked member's token would keep its share
-        scopes, and their room role, that long; asking the hub again at their next request
-        takes the role away within ``share_refresh_interval`` instead.
+        scopes, and their room role, that long; a member added back would stay refused that
+        long (the cached answer has no access to this server). Asking the hub again at their
+        next request applies the change within ``share_refresh_interval`` instead.
         """
         assert self.serverapp is not None
         hub_auth = getattr(self.serverapp.identity_provider, "hub_auth", None)
         cache = getattr(hub_auth, "cache", None)
         if hub_auth is None or cache is None:
             return
-        # a fresh cache of the same kind and age (JupyterHub's own expiring dict)
-        hub_auth.cache = type(cache)(hub_auth.cache_max_age)
-        self.log.info("A share of this room was revoked: tokens are checked with the hub again")
+        if only is None:
+            # a fresh cache of the same kind and age (JupyterHub's own expiring dict)
+            hub_auth.cache = type(cache)(hub_auth.cache_max_age)
+            self.log.info("This room's shares changed: tokens are checked with the hub again")
+            return
+        # JupyterHub's expiring dict keeps its entries in ``values`` (a plain dict)
+        entries = getattr(cache, "values", None)
+        if not isinstance(entries, dict):
+            return
+        for key, model in list(entries.items()):
+            if only(model):
+                cache.pop(key, None)
 
     def initialize_handlers(self):
         comments = {"service": self.comments}

@@ -12,8 +12,9 @@ not exist, the hub no longer lets a new token of hers into the room's server, an
 token and her browser session are refused by the room's server too at its next reading of the
 room's shares (``share_refresh_interval``), although the server caches who a token is for five
 minutes (``HubAuth.cache_max_age``, left at its default here): a revoked share makes it ask the
-hub again. A link revoked behind the dialog's back gets the service's 404 as a message
-in the dialog, not a crash. Nothing is mocked.
+hub again. The notebook she had open in the room is disconnected at that reading and tells her
+she no longer has access. A link revoked behind the dialog's back gets the service's 404 as a
+message in the dialog, not a crash. Nothing is mocked.
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ def test_owner_revokes_a_share_from_the_lab(hub_factory, browser, artifacts_dir)
 
     # -- Carla is in: her token and her browser reach the room's server
     assert api.server("carla", "GET", CONTENTS).status_code == 200
-    carla_ctx, carla = open_lab(browser, hub, "carla", f"user/{ROOM_USER}/lab")
+    carla_ctx, carla = open_lab(browser, hub, "carla", f"user/{ROOM_USER}/lab/tree/{NOTEBOOK}")
     ana_ctx = None
     try:
         authorize = carla.get_by_role("button", name="Authorize")
@@ -81,6 +82,8 @@ def test_owner_revokes_a_share_from_the_lab(hub_factory, browser, artifacts_dir)
         if authorize.is_visible():
             authorize.click()
         shell.wait_for(timeout=120_000)
+        # she has the room's notebook open, live
+        carla.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=120_000)
         room_contents = hub.user_url(ROOM_USER, CONTENTS)
         # the room's server reads its shares every few seconds: hers may be newer than that
         wait_for(
@@ -163,6 +166,12 @@ def test_owner_revokes_a_share_from_the_lab(hub_factory, browser, artifacts_dir)
             interval=1,
             what="the room's server to refuse Carla's browser",
         )
+        # her open notebook was disconnected at the same reading, and says why
+        dialog = carla.locator(".jp-Dialog").filter(
+            has_text="You no longer have access to this room."
+        )
+        dialog.wait_for(timeout=120_000)
+        carla.screenshot(path=str(artifacts_dir / "carla-disconnected.png"))
         carla.reload()
         carla.wait_for_load_state()
         assert carla.locator(".jp-LabShell").count() == 0

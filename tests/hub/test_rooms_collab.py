@@ -3,33 +3,52 @@
 Small versions of the P1 and R3 benchmarks (tests/benchmarks/p1_rooms.py, r3_rooms.py), so
 their code keeps working, asserting what people would notice: everyone ends with the same
 notebook, in the room and on a vanilla jupyter-collaboration server alike; a viewer's edit
-reaches nobody (a known failure through the hub, see the test's mark); and a room server
-restarted mid-session through the rooms API loses no saved edit, duplicates no cell and
-scrambles no text. Nothing here is timed.
+reaches nobody; and a room server restarted mid-session through the rooms API loses no saved
+edit, duplicates no cell and scrambles no text.
+
+Role changes made through the rooms API (as the share dialog makes them) reach open sessions
+at the room server's next reading of its shares (``share_refresh_interval``, left at its
+default): a demoted editor's document connection and kernel socket are closed and they come
+back read-only; a removed member's document and event sockets are closed and they receive
+nothing more; a member added back is let in again (not refused for the five minutes the
+server caches who a token is). Awareness is the server's: a viewer who announces themselves
+as someone else, with a logout link as avatar, or who writes into another person's entry, is
+seen by others as themselves. Nothing here is timed (tests/benchmarks/r4_sessions.py is).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+from typing import Any
 
 import pytest
+from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 
 from ..benchmarks import p1_rooms, r3_rooms
 from ..collab import (
+    ADMIN,
     EDITORS,
     ROOM_USER,
     VANILLA,
     VIEWERS,
     CollabHub,
     YClient,
+    closed_by_server,
+    open_socket,
     start_collab_hub,
     until,
     write_notebook,
 )
 from ..conftest import ARTIFACTS
+from ..harness import wait_for
 
 EDITORS_HERE = ["ed-a", "ed-b", "ed-c"]
 VIEWER = "view-v"
+DEMOTED = "mover-d"
+REMOVED = "mover-r"
+# the room server reads its shares every share_refresh_interval (10 s): generous waits
+SESSION_CHANGE_S = 120
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +58,11 @@ def collab(tmp_path_factory):
     try:
         hub.add_people([*EDITORS_HERE, "ed-watch"], EDITORS)
         hub.add_people([VIEWER], VIEWERS)
+        for name in (DEMOTED, REMOVED):
+            hub.add_person(name)
+        hub.add_person(ADMIN)
+        write_notebook(hub.home(ROOM_USER), cells=1, name="sessions.ipynb")
+        write_notebook(hub.home(ROOM_USER), cells=1, name="awareness.ipynb")
         for user in (ROOM_USER, VANILLA):
             write_notebook(hub.home(user), cells=1, name="p1.ipynb")
         write_notebook(hub.home(ROOM_USER), cells=1, name="viewer.ipynb")
@@ -116,3 +140,168 @@ def test_a_room_restarted_mid_session_keeps_saved_edits_and_cells(collab: Collab
     assert out.lost_unsaved_edits == 0, out
     # the restart happened: the room's server answers again after it
     assert collab.hub.api("GET", f"users/{ROOM_USER}").json()["servers"][""]["ready"]
+
+
+async def room_call(collab: CollabHub, who: str, method: str, path: str, body: Any = None) -> Any:
+    response = await AsyncHTTPClient().fetch(
+        HTTPRequest(
+            collab.server_url(ROOM_USER) + path,
+            method=method,
+            headers={"Authorization": f"token {collab.tokens[who]}"},
+            body=None if body is None else json.dumps(body),
+            request_timeout=60,
+        ),
+        raise_error=False,
+    )
+    return response
+
+
+def test_a_demoted_editor_stops_writing_in_open_sessions(collab: CollabHub):
+    collab.share(ADMIN, DEMOTED, "editor")
+    wait_for(lambda: collab.room_status(DEMOTED) == 200, 60, what="the room to let them in")
+
+    async def scenario() -> None:
+        base = collab.server_url(ROOM_USER)
+        mover = YClient(DEMOTED, base, collab.tokens[DEMOTED], "sessions.ipynb")
+        watch = YClient("ed-watch", base, collab.tokens["ed-watch"], "sessions.ipynb")
+        for c in (mover, watch):
+            await c.connect()
+        r = await room_call(collab, DEMOTED, "POST", "api/kernels", {"name": "python3"})
+        assert r.code == 201, r.body
+        kernel_id = json.loads(r.body)["id"]
+        kernel = await open_socket(collab, DEMOTED, f"api/kernels/{kernel_id}/channels")
+        try:
+            mover.edit(0, "# typed as an editor\n")
+            await until(lambda: "typed as an editor" in watch.source(0), what="the edit")
+
+            await asyncio.to_thread(collab.share, ADMIN, DEMOTED, "viewer")
+            # their document connection is closed with the lab's "role changed" message,
+            # and their kernel socket too, at the room server's next reading of its shares
+            await asyncio.wait_for(mover.closed(), SESSION_CHANGE_S)
+            assert mover.close_code == 1003
+            assert json.loads(mover.close_reason or "{}")["reason"] == "role_changed"
+            await closed_by_server(kernel, SESSION_CHANGE_S)
+            r = await room_call(collab, DEMOTED, "GET", f"api/kernels/{kernel_id}")
+            assert r.code == 200  # viewers still see the kernel...
+            r = await room_call(collab, DEMOTED, "DELETE", f"api/kernels/{kernel_id}")
+            assert r.code == 403  # ...and may no longer stop it (nor run code in it)
+
+            # coming back, they read the document but their typing reaches nobody
+            await mover.connect()
+            assert "typed as an editor" in mover.source(0)
+            mover.edit(0, "# typed after the demotion\n")
+            # the save is answered after the edit was handled (one connection, in order)
+            assert await mover.save() == "skipped"
+            watch.edit(0, "# the editor goes on\n")
+            await until(lambda: "the editor goes on" in mover.source(0), what="the editor")
+            fresh = YClient("ed-c", base, collab.tokens["ed-c"], "sessions.ipynb")
+            await fresh.connect()
+            fresh.close()
+            for text in (fresh.source(0), watch.source(0)):
+                assert "the editor goes on" in text
+                assert "typed after the demotion" not in text
+        finally:
+            kernel.close()
+            await room_call(collab, "ed-a", "DELETE", f"api/kernels/{kernel_id}")
+            for c in (mover, watch):
+                c.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_removed_member_stops_receiving_and_an_added_back_one_gets_in(collab: CollabHub):
+    collab.share(ADMIN, REMOVED, "viewer")
+    wait_for(lambda: collab.room_status(REMOVED) == 200, 60, what="the room to let them in")
+
+    async def scenario() -> None:
+        base = collab.server_url(ROOM_USER)
+        member = YClient(REMOVED, base, collab.tokens[REMOVED], "sessions.ipynb")
+        editor = YClient("ed-b", base, collab.tokens["ed-b"], "sessions.ipynb")
+        for c in (member, editor):
+            await c.connect()
+        events = await open_socket(collab, REMOVED, "api/events/subscribe")
+        try:
+            editor.edit(0, "# seen by the member\n")
+            await until(lambda: "seen by the member" in member.source(0), what="the edit")
+
+            await asyncio.to_thread(collab.share, ADMIN, REMOVED, None)
+            await asyncio.wait_for(member.closed(), SESSION_CHANGE_S)
+            assert member.close_code == 1003
+            assert json.loads(member.close_reason or "{}")["reason"] == "access_revoked"
+            await closed_by_server(events, SESSION_CHANGE_S)
+            editor.edit(0, "# after the removal\n")
+            # nothing reaches them any more, and they cannot come back
+            assert "after the removal" not in member.source(0)
+            r = await room_call(collab, REMOVED, "GET", "api/contents/sessions.ipynb")
+            assert r.code == 403
+            with pytest.raises(Exception, match="403"):
+                await member.connect(timeout=30)
+        finally:
+            events.close()
+            for c in (member, editor):
+                c.close()
+
+    asyncio.run(scenario())
+    # the room server now holds an answer for their token without the room in it; added back,
+    # they are let in at its next reading of the shares, not when that answer expires (5 min)
+    collab.share(ADMIN, REMOVED, "viewer")
+    wait_for(
+        lambda: collab.room_status(REMOVED) == 200,
+        SESSION_CHANGE_S,
+        interval=0.5,
+        what="the room server to let the member added back in",
+    )
+
+    async def back() -> str:
+        member = YClient(
+            REMOVED, collab.server_url(ROOM_USER), collab.tokens[REMOVED], "sessions.ipynb"
+        )
+        await member.connect()
+        member.close()
+        return member.source(0)
+
+    assert "after the removal" in asyncio.run(back())
+
+
+def test_awareness_shows_each_person_as_the_hub_knows_them(collab: CollabHub):
+    async def scenario() -> tuple[YClient, YClient, YClient]:
+        base = collab.server_url(ROOM_USER)
+        editor = YClient("ed-a", base, collab.tokens["ed-a"], "awareness.ipynb")
+        watch = YClient("ed-b", base, collab.tokens["ed-b"], "awareness.ipynb")
+        viewer = YClient(VIEWER, base, collab.tokens[VIEWER], "awareness.ipynb")
+        for c in (editor, watch, viewer):
+            await c.connect()
+        try:
+            me = {"username": "ed-a", "name": "ed-a", "display_name": "ed-a"}
+            editor.send_awareness({"user": me, "cursors": []})
+            await until(lambda: editor.doc.client_id in watch.awareness, what="the editor")
+            spoof = {
+                "username": "ed-a",
+                "name": "ed-a",
+                "display_name": "Ed A (the real one)",
+                "initials": "EA",
+                "color": "#000000",
+                "avatar_url": "/hub/logout",
+            }
+            # the viewer writes into the editor's entry, then announces itself as the editor
+            viewer.send_awareness({"user": {"name": VIEWER}, "cursors": "x"}, editor.doc.client_id)
+            viewer.send_awareness({"user": spoof, "cursors": [{"anchor": 3}]})
+            # one connection's messages are forwarded in order: once the second one arrived,
+            # the first one had been forwarded or dropped
+            await until(lambda: viewer.doc.client_id in watch.awareness, what="the viewer")
+        finally:
+            for c in (editor, watch, viewer):
+                c.close()
+        return editor, watch, viewer
+
+    editor, watch, viewer = asyncio.run(scenario())
+    seen = watch.awareness[viewer.doc.client_id]
+    assert seen["cursors"] == [{"anchor": 3}]
+    assert seen["user"]["username"] == VIEWER
+    assert seen["user"]["display_name"] == VIEWER  # no display name at the hub: the user name
+    assert seen["user"]["initials"] == "VI"
+    assert seen["user"]["avatar_url"] is None
+    assert seen["user"]["color"] != "#000000"
+    editors = [state for cid, state in watch.awareness_seen if cid == editor.doc.client_id]
+    assert editors
+    assert all(state["user"]["username"] == "ed-a" for state in editors)

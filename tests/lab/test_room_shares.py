@@ -64,31 +64,54 @@ def test_the_url_is_the_servers_own_shares_and_only_http():
         HubShares("file:///etc/passwd", "t", "room-ml")
 
 
-def test_a_revoked_or_lowered_share_is_announced(shares):
-    """The room's server forgets its cached token identities when a share goes or is lowered
-    (``on_revoke``); a new share or a raised role needs no such thing."""
+def test_every_change_is_announced(shares):
+    """The room's server asks the hub again who its users are when a share is added, raised,
+    lowered or revoked (``on_change``): a removed member must lose the room, and a member added
+    back must not stay refused by a cached answer from while they were out."""
     calls: list[int] = []
-    shares.on_revoke = lambda: calls.append(1)
+    shares.on_change = lambda: calls.append(1)
     before = [
         share("viewer", group="ml-research"),
         share("editor", group="data-platform"),
         share("commenter", user="carla"),
         share("viewer", user="bruno"),
     ]
-    shares._set([*before, share("viewer", user="erin")])  # added
-    shares._set([*before[:3], share("editor", user="bruno"), share("viewer", user="erin")])
-    assert calls == []  # raised
-    shares._set([*before[:3], share("editor", user="bruno")])  # erin's share revoked
-    assert calls == [1]
-    shares._set(
+    assert shares._set(before) is False  # the same shares: nothing to do
+    assert calls == []
+    assert shares._set([*before, share("viewer", user="erin")]) is True  # added
+    assert shares._set([*before[:3], share("editor", user="bruno"), share("viewer", user="erin")])
+    assert shares._set([*before[:3], share("editor", user="bruno")])  # erin's share revoked
+    assert shares._set(
         [before[0], before[1], share("viewer", user="carla"), share("editor", user="bruno")]
-    )
-    assert calls == [1, 1]  # carla lowered
+    )  # carla lowered
+    assert calls == [1, 1, 1, 1]
     assert shares.role_for("carla") == "viewer"
 
 
 def test_the_first_reading_announces_nothing():
     s = HubShares("http://127.0.0.1:1/hub/api", "t", "room-ml")
-    s.on_revoke = lambda: pytest.fail("nothing was revoked")
-    s._set([share("viewer", user="bruno")])
+    s.on_change = lambda: pytest.fail("nothing changed")
+    assert s._set([share("viewer", user="bruno")]) is False
     assert s.role_for("bruno") == "viewer"
+
+
+def test_a_cached_identity_with_more_than_the_shares_give_is_behind(shares):
+    """A share given and taken back between two readings of the shares leaves no change in
+    them; the hub's answer the server cached for that person's token still has the role's
+    scopes, and is asked again."""
+
+    def model(name: str, *roles: str, groups: tuple[str, ...] = (), **extra) -> dict:
+        scopes = [SERVER.format(r) for r in roles]
+        return {"kind": "user", "name": name, "groups": list(groups), "scopes": scopes, **extra}
+
+    assert shares.behind(model("erin", "viewer"))  # no share left for erin
+    assert shares.behind(model("bruno", "viewer", "commenter"))  # bruno's is viewer
+    assert not shares.behind(model("bruno", "viewer"))
+    assert not shares.behind(model("ivo", "viewer", "editor", groups=("data-platform",)))
+    assert not shares.behind(model("ivo"))  # no role: nothing to take back
+    assert not shares.behind(model("room-ml", "owner"))  # the room's own token
+    other_room = model("erin")
+    other_room["scopes"] = ["custom:mutirao-room-editor!server=room-other/"]
+    assert not shares.behind(other_room)
+    assert not shares.behind(None)
+    assert not HubShares("http://127.0.0.1:1/hub/api", "t", "room-ml").behind(model("x", "owner"))

@@ -16,6 +16,7 @@ from jupyter_server.auth import Authorizer
 from traitlets import Unicode, default
 
 from . import roles
+from .sessions import OpenSockets, is_websocket
 from .shares import HubShares
 
 
@@ -88,6 +89,9 @@ class RoomAuthorizer(Authorizer):
     #: server under JupyterHub): a browser's OAuth token carries no share scopes, so a member
     #: signed in through the browser gets their role from here.
     shares: HubShares | None = None
+    #: The websockets it let open and as whom (set with :attr:`shares`), so that a role
+    #: changed on the hub reaches them (:mod:`.sessions`).
+    sockets: OpenSockets | None = None
 
     def role(self, user: Any) -> str | None:
         """The room role of a request's user (``None``: no access)."""
@@ -115,6 +119,8 @@ class RoomAuthorizer(Authorizer):
         role = self.role(user)
         resource = auth_resource(handler, resource)
         ok = roles.allowed(role, action, resource)
+        if ok and self.sockets is not None and is_websocket(handler):
+            self.sockets.track(handler, user, action, resource)
         if not ok:
             self.log.debug(
                 "Room role %s of %s may not %s on %s",

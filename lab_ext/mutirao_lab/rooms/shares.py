@@ -9,7 +9,9 @@ which needs ``read:shares!server``; :func:`mutirao_hub.rooms.config.rooms_servic
 grants it) and keeps a table ``(user or group, name) -> room role``, refreshed every
 ``MutiraoApp.share_refresh_interval`` seconds. A team's membership comes from the request's hub
 user model (its ``groups``), so a person removed from a team loses the team's role as soon as
-the hub's user model for their requests does.
+the hub's user model for their requests does. When a reading finds any share added, removed,
+raised or lowered, the server asks the hub again who its users' tokens are (see
+``MutiraoApp._shares_changed``), for REST calls and open websockets alike.
 """
 
 from __future__ import annotations
@@ -17,14 +19,14 @@ from __future__ import annotations
 import json
 import logging
 import urllib.request
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from urllib.parse import quote
 
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 
 from . import roles
 
-__all__ = ["HubShares", "revoked"]
+__all__ = ["HubShares"]
 
 #: Shares fetched per page (the hub's default page size is 200).
 PAGE_SIZE = 200
@@ -53,8 +55,8 @@ class HubShares:
         self.log = log or logging.getLogger(__name__)
         #: ``("user" | "group", name) -> role``; ``None`` until the first read succeeded
         self.table: dict[tuple[str, str], str] | None = None
-        #: called when a reading finds a share gone or its role lowered (see :meth:`_set`)
-        self.on_revoke: Callable[[], None] | None = None
+        #: called when a reading finds a share added, gone, raised or lowered (see :meth:`_set`)
+        self.on_change: Callable[[], None] | None = None
 
     # -- reading the hub -----------------------------------------------------------------------
     def _page_url(self, offset: int) -> str:
@@ -83,8 +85,11 @@ class HubShares:
             offset = self._next_offset(page)
         self._set(items)
 
-    async def refresh(self) -> None:
-        """Read the shares again; on failure keep the last table (and say so)."""
+    async def refresh(self) -> bool:
+        """Read the shares again; on failure keep the last table (and say so).
+
+        Returns whether a share was added, removed, raised or lowered since the last reading.
+        """
         client = AsyncHTTPClient()
         items: list = []
         offset: int | None = 0
@@ -98,10 +103,10 @@ class HubShares:
                 offset = self._next_offset(page)
         except Exception as e:
             self.log.warning("Could not read this room's shares from the hub: %s", e)
-            return
-        self._set(items)
+            return False
+        return self._set(items)
 
-    def _set(self, items: Iterable) -> None:
+    def _set(self, items: Iterable) -> bool:
         table: dict[tuple[str, str], str] = {}
         for share in items:
             if not isinstance(share, dict):
@@ -114,8 +119,10 @@ class HubShares:
                     key = (kind, name)
                     table[key] = roles.highest([table.get(key), role]) or role
         previous, self.table = self.table, table
-        if previous and self.on_revoke is not None and revoked(previous, table):
-            self.on_revoke()
+        changed = previous is not None and previous != table
+        if changed and self.on_change is not None:
+            self.on_change()
+        return changed
 
     # -- deciding ------------------------------------------------------------------------------
     def role_for(self, username: str, groups: Iterable[str] = ()) -> str | None:
@@ -128,11 +135,21 @@ class HubShares:
         found += [table.get(("group", g)) for g in groups]
         return roles.highest(found)
 
-
-def revoked(before: Mapping[tuple[str, str], str], after: Mapping[tuple[str, str], str]) -> bool:
-    """Whether a share in ``before`` is gone from ``after`` or gives a lower role there."""
-    order = roles.ROLES
-    return any(
-        key not in after or order.index(after[key]) < order.index(role)
-        for key, role in before.items()
-    )
+    def behind(self, model: object) -> bool:
+        """Whether a hub user model (``GET /hub/api/user``, as the server cached it) gives more
+        room role through its scopes than the shares as last read give its user: the model is
+        older than the shares (a share given and taken back between two readings, say), and
+        the hub should be asked again."""
+        if self.table is None or not isinstance(model, dict):
+            return False
+        name = model.get("name")
+        if not isinstance(name, str) or (
+            model.get("kind", "user") == "user" and name == self.server_user
+        ):
+            return False
+        scoped = roles.role_from_scopes(
+            model.get("scopes") or (), self.server_user, self.server_name
+        )
+        groups = model.get("groups") or ()
+        shared = self.role_for(name, groups if isinstance(groups, list) else ())
+        return roles.role_rank(scoped) > roles.role_rank(shared)

@@ -11,16 +11,26 @@ if not, the connection's document updates (Y sync step 2 and update messages) an
 client's sync step 1 (so it receives the document and everyone's edits) and awareness (so
 its cursor and presence are seen).
 
-The decision is made when the websocket opens: a role changed on the hub applies from the
-client's next connection.
+The decision is made when the websocket opens. A role changed on the hub reaches an open
+connection at the server's next reading of the room's shares (:mod:`.sessions`): a connection
+that may no longer write, or no longer read, is closed with a message JupyterLab shows
+("Session expired"), and the lab reconnects with the new role once the tab is reloaded.
+
+Awareness (presence, cursors) is rewritten on the way in (:mod:`.awareness`): each client id
+belongs to the connection that announced it first, and the person a state shows is the
+connection's authenticated hub identity, whatever the client wrote.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import weakref
 from typing import Any
 
 from jupyter_core.utils import ensure_async
+
+from . import awareness
 
 #: The Y protocol's message types (y-protocols ``sync`` and ``awareness``; pycrdt's
 #: ``YMessageType`` / ``YSyncMessageType``), and jupyter-collaboration's RAW messages.
@@ -51,6 +61,36 @@ def is_save_request(message: bytes | str) -> bool:
     return message[0] == RAW and bytes(message[2:6]) == b"save"
 
 
+#: Close reasons for a connection whose access changed, as jupyter-collaboration's own
+#: (a JSON ``reason`` the lab's document provider shows in its "Session expired" dialog; a
+#: websocket close reason holds at most 123 bytes).
+DEMOTED = json.dumps(
+    {
+        "reason": "role_changed",
+        "reloadable": True,
+        "errorReason": "Your role in this room changed. Reload to go on.",
+    },
+    separators=(",", ":"),
+)
+REVOKED = json.dumps(
+    {
+        "reason": "access_revoked",
+        "reloadable": False,
+        "errorReason": "You no longer have access to this room.",
+    },
+    separators=(",", ":"),
+)
+
+#: Per room (a document, or the lab's global awareness): which connection speaks for which
+#: awareness client id.
+_claims: weakref.WeakKeyDictionary[Any, dict[int, Any]] = weakref.WeakKeyDictionary()
+
+
+def _hub_prefix(handler: Any) -> str:
+    hub_auth = getattr(getattr(handler, "identity_provider", None), "hub_auth", None)
+    return str(getattr(hub_auth, "hub_prefix", "") or "/hub/")
+
+
 def _make_handler_class() -> type | None:
     try:
         from jupyter_server_ydoc.handlers import YDocWebSocketHandler
@@ -60,10 +100,12 @@ def _make_handler_class() -> type | None:
 
     class ReadOnlyAwareYDocWebSocketHandler(YDocWebSocketHandler):
         """jupyter-collaboration's websocket, dropping document writes from those the
-        Authorizer does not let ``write`` on ``contents``."""
+        Authorizer does not let ``write`` on ``contents``, and speaking for each person in
+        awareness with their hub identity."""
 
         # closed until open() has asked the Authorizer
         _may_write = False
+        _identity: dict[str, Any] | None = None
 
         async def open(self, room_id: str) -> None:
             # tornado calls on_message only once a coroutine open() has returned
@@ -72,9 +114,59 @@ def _make_handler_class() -> type | None:
                     self.authorizer.is_authorized(self, self.current_user, "write", "contents")
                 )
             )
+            model = self.identity_provider.identity_model(self.current_user)
+            self._identity = awareness.identity(model, _hub_prefix(self))
             await super().open(room_id)
 
+        def _may_speak_for(self, client_id: int) -> bool:
+            room = getattr(self, "room", None)
+            if room is None:
+                return False
+            server_awareness = getattr(room, "awareness", None)
+            if client_id == getattr(server_awareness, "client_id", None):
+                return False  # the server's own presence
+            claims = _claims.setdefault(room, {})
+            ref = claims.get(client_id)
+            owner = ref() if ref is not None else None
+            if owner is None or owner._gone:
+                claims[client_id] = weakref.ref(self)
+                return True
+            return owner is self
+
+        _gone = False
+
+        def on_close(self) -> None:
+            self._gone = True
+            room = getattr(self, "room", None)
+            claims = _claims.get(room) if room is not None else None
+            if claims:
+                for client_id in [c for c, ref in claims.items() if ref() is self]:
+                    del claims[client_id]
+            super().on_close()
+
+        def mutirao_access_lost(self, lost: set, kept: set) -> None:
+            """Called by :class:`.sessions.OpenSockets` when the user's role changed."""
+            self._may_write = False
+            self.close(1003, DEMOTED if kept else REVOKED)
+
         async def on_message(self, message: Any) -> None:
+            if (
+                isinstance(message, (bytes, bytearray, memoryview))
+                and len(message) > 0
+                and message[0] == awareness.AWARENESS
+            ):
+                identity = self._identity
+                if identity is None:
+                    return
+                rewritten = awareness.rewrite(bytes(message), identity, self._may_speak_for)
+                if rewritten is None:
+                    self.log.debug(
+                        "Dropped an awareness update from %s in %s",
+                        self.current_user.username,
+                        self._room_id,
+                    )
+                    return
+                message = rewritten
             if not self._may_write:
                 if is_document_write(message):
                     self.log.debug(
