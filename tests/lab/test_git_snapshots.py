@@ -59,12 +59,17 @@ async def test_snapshots_are_throttled(api, repo, jp_fetch, jp_serverapp):
     app.snapshot_interval = 3600
     snapshots = app.versioning.snapshots
     await save(jp_fetch, "edu", "proj/analysis.ipynb", notebook("x = 1"))
-    await asyncio.sleep(0.5)
+    await snapshots.flush()  # the first save of a file is snapshotted at once
+    _, body = await api("GET", "snapshots", params={"repo": "proj"})
+    assert len(body["snapshots"]) == 1
     await save(jp_fetch, "edu", "proj/analysis.ipynb", notebook("x = 2"))
     await save(jp_fetch, "olga", "proj/analysis.ipynb", notebook("x = 3"))
-    await asyncio.sleep(0.5)
+    # the later saves wait for the interval: one snapshot scheduled, none taken
+    pending = snapshots._pending["proj/analysis.ipynb"].task
+    assert pending is not None
+    assert not pending.done()
     _, body = await api("GET", "snapshots", params={"repo": "proj"})
-    assert len(body["snapshots"]) == 1  # the later saves wait for the interval
+    assert len(body["snapshots"]) == 1
     snapshots.close()
 
 

@@ -31,12 +31,20 @@ import time
 from typing import Any
 
 from . import refs
-from .gitcore import GIT_TIMEOUT_S, GitError, Repository, check_branch_name, git_env
+from .gitcore import (
+    GIT_TIMEOUT_S,
+    GitError,
+    Repository,
+    check_branch_name,
+    git_env,
+    has_hook,
+)
 from .objects import (
     Commit,
     IndexEntry,
     Unsupported,
     entry_at,
+    invalidate_cache_tree,
     read_commit,
     read_index,
     remember_commit,
@@ -49,16 +57,20 @@ from .objects import (
 #: Hooks ``git commit`` runs; with any of them installed, commits go through the git CLI.
 COMMIT_HOOKS = (
     "pre-commit",
+    "pre-merge-commit",
     "prepare-commit-msg",
     "commit-msg",
     "post-commit",
     "post-index-change",
+    "reference-transaction",
+    "post-rewrite",
 )
 #: Repository states in which ``git commit --only`` behaves differently (or refuses).
 BUSY_STATES = ("MERGE_HEAD", "CHERRY_PICK_HEAD", "REVERT_HEAD", "rebase-merge", "rebase-apply")
 #: How many commits ``derived_page`` reads back before it asks ``git log`` instead.
 MAX_DERIVED = 64
-#: ``git gc --auto`` after this many in-process commits (``git commit`` runs it every time).
+#: ``git gc --auto`` after this many in-process commits and snapshots (``git commit`` runs it
+#: after every commit; it only checks a count, but that is a process).
 GC_EVERY = 100
 _GLOB = set("*?[]\\")
 #: Files up to this size are hashed in-process when no attribute can convert them.
@@ -66,18 +78,20 @@ MAX_PLAIN_BYTES = 64 << 20
 _CHECKIN_ATTRIBUTES = re.compile(rb"text|eol|crlf|filter|ident|working-tree-encoding")
 
 
-def config(repo: Repository) -> dict[str, str]:
-    """The repository's effective git configuration (keys lowercased as git prints them),
-    read again only when one of the configuration files changes."""
+def _config_files(repo: Repository) -> list[str]:
+    """The files git reads configuration from here, whether or not they exist yet."""
     home = os.path.expanduser("~")
-    files = [
-        os.path.join(repo.path, ".git", "config"),
+    xdg = os.environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
+    return [
+        os.path.join(repo.common_dir, "config"),
+        os.path.join(repo.git_dir, "config.worktree"),
         os.path.join(home, ".gitconfig"),
-        os.path.join(
-            os.environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config"), "git", "config"
-        ),
+        os.path.join(xdg, "git", "config"),
         "/etc/gitconfig",
     ]
+
+
+def _stamp(files: list[str]) -> list[tuple[int, int, int] | None]:
     stamp: list[tuple[int, int, int] | None] = []
     for f in files:
         try:
@@ -85,16 +99,37 @@ def config(repo: Repository) -> dict[str, str]:
             stamp.append((st.st_mtime_ns, st.st_size, st.st_ino))
         except OSError:
             stamp.append(None)
+    return stamp
+
+
+def config(repo: Repository) -> dict[str, str]:
+    """The repository's effective git configuration (keys lowercased as git prints them, with
+    ``include.path`` and ``includeIf`` applied by git itself), read again only when one of the
+    files it came from, or could come from, changes."""
     cached = getattr(repo, "_config", None)
-    if cached is not None and cached[0] == stamp:
-        return cached[1]
-    out = repo.git("config", "-z", "--list", ok=(0, 1))
+    if cached is not None and _stamp(cached[0]) == cached[1]:
+        return cached[2]
+    files = _config_files(repo)
+    out = repo.git("config", "-z", "--list", "--show-origin", ok=(0, 1))
     values: dict[str, str] = {}
-    for item in out.decode("utf-8", "replace").split("\0"):
+    fields = out.decode("utf-8", "replace").split("\0")
+    for origin, item in zip(fields[0::2], fields[1::2], strict=False):
+        if origin.startswith("file:"):
+            source = os.path.join(repo.path, origin[5:])
+            if source not in files:
+                files.append(source)  # an included file
         key, _, value = item.partition("\n")
-        if key:
-            values[key.lower()] = value
-    repo._config = (stamp, values)  # type: ignore[attr-defined]
+        if not key:
+            continue
+        values[key.lower()] = value
+        if key.lower() == "include.path" or (
+            key.lower().startswith("includeif.") and key.lower().endswith(".path")
+        ):
+            # an include that does not exist yet: watch for it to appear
+            base = os.path.dirname(os.path.join(repo.path, origin[5:]))
+            files.append(os.path.join(base, os.path.expanduser(value)))
+    stamp = _stamp(files)
+    repo._config = (files, stamp, values)  # type: ignore[attr-defined]
     return values
 
 
@@ -127,7 +162,7 @@ def _plain(repo: Repository, cfg: dict[str, str], path: str) -> bool:
         os.path.expanduser(cfg.get("core.attributesfile", ""))
         or os.path.join(xdg, "git", "attributes"),
         "/etc/gitattributes",
-        os.path.join(repo.path, ".git", "info", "attributes"),
+        os.path.join(repo.common_dir, "info", "attributes"),
     ]
     folder = repo.path
     for part in ["", *path.split("/")[:-1]]:
@@ -153,13 +188,11 @@ def _supported(repo: Repository, message: str) -> dict[str, str] | None:
         or "\0" in message
     ):
         return None
-    git_dir = os.path.join(repo.path, ".git")
-    hooks = os.path.join(repo.path, cfg["core.hookspath"]) if "core.hookspath" in cfg else None
-    hooks = os.path.expanduser(hooks) if hooks else os.path.join(git_dir, "hooks")
-    for name in COMMIT_HOOKS:
-        if os.access(os.path.join(hooks, name), os.X_OK):
-            return None
-    if any(os.path.exists(os.path.join(git_dir, s)) for s in BUSY_STATES):
+    if repo.git_dir != repo.common_dir:
+        return None  # a linked worktree: its refs and logs are split between two folders
+    if any(has_hook(repo.path, repo.common_dir, cfg, name) for name in COMMIT_HOOKS):
+        return None  # git runs them: `git commit` does the commit
+    if any(os.path.exists(os.path.join(repo.git_dir, s)) for s in BUSY_STATES):
         return None
     return cfg
 
@@ -196,23 +229,20 @@ def commit(
     text = cleanup(message)
     if cfg is None or not text:
         return None
-    git_dir = os.path.join(repo.path, ".git")
-    try:
-        with open(os.path.join(git_dir, "HEAD"), encoding="utf-8") as f:
-            head_ref = f.read().strip()
-    except OSError:
-        return None
-    if not head_ref.startswith("ref: refs/heads/"):
-        return None  # detached
+    git_dir = repo.git_dir
     index_path = os.path.join(git_dir, "index")
     with refs.LockFile(index_path) as index_lock:
-        # the parent is read under the lock: a `git commit` beside us has finished or waits
+        # HEAD and the parent are read under the lock: a `git commit` or `git checkout`
+        # beside us has finished or waits (both take index.lock)
+        head_ref = refs.read_head(git_dir)
+        if head_ref is None:
+            return None  # detached, or a HEAD git must read itself
         try:
-            check_branch_name(head_ref[16:])
+            check_branch_name(head_ref[11:])
         except GitError:
             return None  # a HEAD git would not have written: git can say what is wrong
         try:
-            tip = refs.read_ref(git_dir, head_ref[5:])
+            tip = refs.read_ref(git_dir, head_ref)
             if tip is None:
                 return None  # unborn branch
             parent = read_commit(repo, tip)
@@ -225,9 +255,9 @@ def commit(
             return None
         subject = text.split("\n", 1)[0]
         message = f"commit (mutirao): {subject}"
-        move_ref(repo, head_ref[5:], new, parent.id, committer, message, log_head=True)
+        move_ref(repo, head_ref, new, parent.id, committer, message, log_head=True)
         index_lock.commit()
-    _maybe_gc(repo)
+    maybe_gc(repo)
     return new
 
 
@@ -244,7 +274,7 @@ def _commit_locked(
 ) -> str | None:
     try:
         with open(index_path, "rb") as f:
-            version, entries = read_index(f.read())
+            version, entries, extensions = read_index(f.read())
     except FileNotFoundError:
         raise Unsupported("no index") from None
     position = {e.name: i for i, e in enumerate(entries) if e.stage == 0}
@@ -285,7 +315,12 @@ def _commit_locked(
         raise GitError(400, "nothing to commit: the files have no changes")
     new = write_commit(repo, tree, [parent.id], author, committer, text)
     kept = [replaced.get(e.name, e) if e.stage == 0 else e for e in entries]
-    os.write(fd, write_index(version, [e for e in kept if e is not None]))
+    changed = [p.encode("utf-8") for p in changes]
+    extensions = [
+        (sig, invalidate_cache_tree(data, changed) if sig == b"TREE" else data)
+        for sig, data in extensions
+    ]
+    os.write(fd, write_index(version, [e for e in kept if e is not None], extensions))
     return new
 
 
@@ -333,9 +368,8 @@ def move_ref(
     transaction where that cannot be done. ``log_head``: HEAD points at ``ref``."""
     now = int(time.time())
     ident = f"{committer.name} <{committer.email}> {now} {_tz(now)}"
-    git_dir = os.path.join(repo.path, ".git")
     try:
-        refs.move(git_dir, config(repo), ref, new, old, ident, message, log_head)
+        refs.move(repo, config(repo), ref, new, old, ident, message, log_head)
         return
     except Unsupported:
         pass
@@ -343,7 +377,10 @@ def move_ref(
     repo.refs.ask([b"start", f"update {ref} {new} {expected}".encode(), b"prepare", b"commit"], 3)
 
 
-def _maybe_gc(repo: Repository) -> None:
+def maybe_gc(repo: Repository) -> None:
+    """Every :data:`GC_EVERY` objects-writing changes made in-process (commits, snapshots),
+    ``git gc --auto``: git packs loose objects when there are enough of them (``gc.auto``),
+    so a room that saves all day keeps a bounded object store."""
     count = getattr(repo, "_fast_commits", 0) + 1
     repo._fast_commits = count  # type: ignore[attr-defined]
     if count % GC_EVERY == 0:

@@ -354,11 +354,78 @@ class LRU(OrderedDict):
                 self.popitem(last=False)
 
 
+def git_dirs(worktree: str) -> tuple[str, str] | None:
+    """``(git dir, common dir)`` of the working tree at ``worktree``, as git finds them, or
+    None when it has no ``.git``.
+
+    ``.git`` is the git dir itself, or a file ``gitdir: <path>`` (a linked worktree made by
+    ``git worktree add``, a submodule); a git dir with a ``commondir`` file shares its objects,
+    refs, config and hooks with the main repository's (``git rev-parse --git-common-dir``).
+    HEAD, the index, and merge state are the git dir's own.
+    """
+    dot_git = os.path.join(worktree, ".git")
+    if os.path.isdir(dot_git):
+        git_dir = dot_git
+    elif os.path.isfile(dot_git):
+        try:
+            with open(dot_git, encoding="utf-8") as f:
+                line = f.readline().strip()
+        except (OSError, UnicodeDecodeError):
+            return None
+        if not line.startswith("gitdir:"):
+            return None
+        git_dir = os.path.join(worktree, line[len("gitdir:") :].strip())
+        if not os.path.isdir(git_dir):
+            return None
+    else:
+        return None
+    git_dir = os.path.normpath(git_dir)
+    common = git_dir
+    try:
+        with open(os.path.join(git_dir, "commondir"), encoding="utf-8") as f:
+            common = os.path.normpath(os.path.join(git_dir, f.read().strip()))
+    except FileNotFoundError:
+        pass
+    except (OSError, UnicodeDecodeError):
+        return None
+    return git_dir, common
+
+
+def is_worktree_root(folder: str) -> bool:
+    """Is ``folder`` the top of a git working tree (``.git`` folder or ``gitdir:`` file)?"""
+    return git_dirs(folder) is not None
+
+
+def hooks_dir(worktree: str, common_dir: str, cfg: dict[str, str]) -> str:
+    """The folder git runs hooks from: ``core.hooksPath`` (``~`` expanded; a relative path is
+    taken from the top of the working tree, where git runs hooks), else ``<common dir>/hooks``.
+    ``cfg`` is the effective configuration (includes applied, keys lowercased)."""
+    configured = cfg.get("core.hookspath")
+    if not configured:
+        return os.path.join(common_dir, "hooks")
+    return os.path.join(worktree, os.path.expanduser(configured))
+
+
+def has_hook(worktree: str, common_dir: str, cfg: dict[str, str], name: str) -> bool:
+    """Would git run hook ``name`` here (an executable file of that name in the hooks dir)?"""
+    path = os.path.join(hooks_dir(worktree, common_dir, cfg), name)
+    return os.path.isfile(path) and os.access(path, os.X_OK)
+
+
 class Repository:
-    """One repository under the server's root: its cat-file reader, its write lock, caches."""
+    """One repository under the server's root: its cat-file reader, its write lock, caches.
+
+    ``path`` is the top of the working tree; ``git_dir`` and ``common_dir`` are where git keeps
+    its state for it (see :func:`git_dirs`: the same folder, ``<path>/.git``, unless the working
+    tree is a linked worktree or a submodule).
+    """
 
     def __init__(self, path: str) -> None:
         self.path = path
+        dirs = git_dirs(path)
+        if dirs is None:
+            raise GitError(404, "no git repository here")
+        self.git_dir, self.common_dir = dirs
         self.cat = CatFile(path)
         # writes (index, refs, working tree) in one repository go one at a time; reads, and
         # other repositories, are never blocked by them
@@ -441,9 +508,9 @@ class GitCore:
         full = self.abspath(rel)
         with self._lock:
             found = self._repos.get(full)
-        if found is not None and os.path.isdir(os.path.join(full, ".git")):
+        if found is not None and is_worktree_root(full):
             return found
-        if not os.path.isdir(os.path.join(full, ".git")):
+        if not is_worktree_root(full):
             raise GitError(404, f"no git repository at {rel or '/'!r}")
         with self._lock:
             return self._repos.setdefault(full, Repository(full))
@@ -458,7 +525,7 @@ class GitCore:
         parts = rel.split("/")
         for i in range(len(parts) - 1, -1, -1):
             folder = "/".join(parts[:i])
-            if os.path.isdir(os.path.join(self.root_dir, folder, ".git")):
+            if is_worktree_root(os.path.join(self.root_dir, folder)):
                 return self.repo(folder), "/".join(parts[i:])
         return None
 

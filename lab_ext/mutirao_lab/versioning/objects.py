@@ -4,9 +4,9 @@ Objects are read through the repository's persistent ``git cat-file --batch`` an
 loose objects through gitdb (GitPython's object database), so building a tree or a commit
 costs no process. The index (``.git/index``, versions 2 and 3) is parsed and rewritten here
 for the one thing the fast commit needs: replacing or removing a few stage-0 entries under
-``index.lock``. Anything this module does not understand (index version 4, a split or sparse
-index, an unknown required extension, sha256 repositories) raises :class:`Unsupported`, and
-the caller falls back to the git CLI.
+``index.lock``, keeping the cache tree (invalidated above the changed paths) and resolve-undo
+extensions. Anything this module does not understand (index version 4, any other extension,
+sha256 repositories) raises :class:`Unsupported`, and the caller falls back to the git CLI.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass
 from io import BytesIO
 
@@ -33,7 +34,7 @@ class Unsupported(Exception):
 def object_db(repo: Repository) -> LooseObjectDB:
     odb = getattr(repo, "_loose_odb", None)
     if odb is None:
-        odb = LooseObjectDB(os.path.join(repo.path, ".git", "objects"))
+        odb = LooseObjectDB(os.path.join(repo.common_dir, "objects"))
         repo._loose_odb = odb  # type: ignore[attr-defined]
     return odb
 
@@ -241,16 +242,23 @@ class IndexEntry:
         return struct.unpack(">I", self.stat[24:28])[0]
 
 
-def read_index(data: bytes) -> tuple[int, list[IndexEntry]]:
-    """The version and entries of an index file; extensions are dropped (those git may drop:
-    the cache tree, the untracked cache, fsmonitor, offsets), others refused."""
+#: Index extensions the in-process commit keeps: the cache tree (its entries above a changed
+#: path are invalidated, as ``git commit`` does) and the resolve-undo records (untouched). Any
+#: other extension (untracked cache, fsmonitor, offset tables, split or sparse index) is one
+#: only git should rewrite: :func:`read_index` refuses it and git does the commit.
+KEPT_EXTENSIONS = (b"TREE", b"REUC")
+
+
+def read_index(data: bytes) -> tuple[int, list[IndexEntry], list[tuple[bytes, bytes]]]:
+    """The version, entries and extensions (``(signature, data)``, in order) of an index file
+    (versions 2 and 3). An extension not in :data:`KEPT_EXTENSIONS` raises ``Unsupported``."""
     try:
         return _read_index(data)
     except (struct.error, ValueError, IndexError):
         raise Unsupported("an index this module cannot read") from None
 
 
-def _read_index(data: bytes) -> tuple[int, list[IndexEntry]]:
+def _read_index(data: bytes) -> tuple[int, list[IndexEntry], list[tuple[bytes, bytes]]]:
     if len(data) < 32 or data[:4] != b"DIRC":
         raise Unsupported("not an index file")
     if hashlib.sha1(data[:-20], usedforsecurity=False).digest() != data[-20:]:
@@ -274,15 +282,21 @@ def _read_index(data: bytes) -> tuple[int, list[IndexEntry]]:
         entries.append(IndexEntry(stat, oid, flags, extended, name))
         i += (j - i + len(name) + 8) & ~7
     end = len(data) - 20
+    extensions = []
     while i < end:
         signature, size = data[i : i + 4], struct.unpack(">I", data[i + 4 : i + 8])[0]
-        if not b"A" <= signature[:1] <= b"Z":
+        if signature not in KEPT_EXTENSIONS:
             raise Unsupported(f"index extension {signature!r}")
+        if i + 8 + size > end:
+            raise Unsupported("a truncated index extension")
+        extensions.append((signature, data[i + 8 : i + 8 + size]))
         i += 8 + size
-    return version, entries
+    return version, entries, extensions
 
 
-def write_index(version: int, entries: list[IndexEntry]) -> bytes:
+def write_index(
+    version: int, entries: list[IndexEntry], extensions: Sequence[tuple[bytes, bytes]] = ()
+) -> bytes:
     out = [b"DIRC", struct.pack(">II", version, len(entries))]
     for e in entries:
         head = e.stat + e.oid + struct.pack(">H", e.flags)
@@ -290,8 +304,60 @@ def write_index(version: int, entries: list[IndexEntry]) -> bytes:
             head += struct.pack(">H", e.extended)
         size = len(head) + len(e.name)
         out.append(head + e.name + b"\0" * (8 - size % 8))
+    for signature, payload in extensions:
+        out.append(signature + struct.pack(">I", len(payload)) + payload)
     body = b"".join(out)
     return body + hashlib.sha1(body, usedforsecurity=False).digest()
+
+
+def invalidate_cache_tree(payload: bytes, paths: list[bytes]) -> bytes:
+    """The cache tree extension (``TREE``) with every folder that holds one of ``paths``
+    marked invalid (entry count -1, no tree id), as git's ``cache_tree_invalidate_path`` does;
+    the rest is kept, so ``git status`` and the next ``git commit`` reuse it."""
+    nodes: list[list] = []  # [name, entry count, subtree count, tree id or None]
+    pos = 0
+    try:
+        while pos < len(payload):
+            nul = payload.index(b"\0", pos)
+            name = payload[pos:nul]
+            space = payload.index(b" ", nul + 1)
+            count = int(payload[nul + 1 : space])
+            newline = payload.index(b"\n", space + 1)
+            subtrees = int(payload[space + 1 : newline])
+            pos = newline + 1
+            oid = None
+            if count >= 0:
+                oid = payload[pos : pos + 20]
+                if len(oid) != 20:
+                    raise ValueError("short tree id")
+                pos += 20
+            nodes.append([name, count, subtrees, oid])
+    except ValueError:
+        raise Unsupported("a cache tree this module cannot read") from None
+    stale = {b""}
+    for path in paths:
+        parts = path.split(b"/")[:-1]
+        stale.update(b"/".join(parts[: k + 1]) for k in range(len(parts)))
+    # the nodes are in pre-order: each folder, then its subtrees; their full paths from a stack
+    stack: list[tuple[bytes, int]] = []  # (folder path, subtrees still to come)
+    for node in nodes:
+        while stack and stack[-1][1] == 0:
+            stack.pop()
+        if stack:
+            parent, left = stack.pop()
+            stack.append((parent, left - 1))
+            full = parent + b"/" + node[0] if parent else node[0]
+        else:
+            full = node[0]
+        if full in stale:
+            node[1], node[3] = -1, None
+        stack.append((full, node[2]))
+    out = []
+    for name, count, subtrees, oid in nodes:
+        out.append(name + b"\0" + str(count).encode() + b" " + str(subtrees).encode() + b"\n")
+        if oid is not None:
+            out.append(oid)
+    return b"".join(out)
 
 
 def stat_entry(st: os.stat_result, mode: int) -> bytes:

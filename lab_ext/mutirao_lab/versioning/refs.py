@@ -4,8 +4,9 @@ Moving a ref takes ``<ref>.lock`` exclusively (as every git command does, so a g
 beside the server waits for us or we answer 409 "retry"), checks that the ref still points at
 the expected commit, writes the new id, appends the reflog entries git would (the ref's, and
 HEAD's when HEAD points at it), and renames the lock over the ref. Anything unusual (a
-symbolic ref, a reftable repository, a ``reference-transaction`` hook, a name clash with a
-folder) raises :class:`~.objects.Unsupported`, and the caller asks ``git update-ref``.
+symbolic ref, a reftable repository, a ``reference-transaction`` hook, a linked worktree, a
+name clash with a folder) raises :class:`~.objects.Unsupported`, and the caller asks
+``git update-ref``.
 
 :class:`LockFile` is that protocol on its own; the in-process commit takes ``index.lock`` with it.
 """
@@ -17,7 +18,7 @@ import os
 import re
 from typing import Any
 
-from .gitcore import BUSY, GitError
+from .gitcore import BUSY, GitError, Repository, has_hook
 from .objects import Unsupported
 
 ZERO = "0" * 40
@@ -109,8 +110,21 @@ def _append_log(git_dir: str, ref: str, entry: bytes) -> None:
         f.write(entry)
 
 
+def read_head(git_dir: str) -> str | None:
+    """The branch HEAD points at (``refs/heads/<name>``), or None when HEAD is detached or is
+    something only git should read (a reftable stub, an unreadable file)."""
+    try:
+        with open(os.path.join(git_dir, "HEAD"), encoding="utf-8") as f:
+            value = f.read().strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    if not value.startswith("ref: refs/heads/"):
+        return None
+    return value[5:]
+
+
 def move(
-    git_dir: str,
+    repo: Repository,
     cfg: dict[str, str],
     ref: str,
     new: str,
@@ -120,19 +134,34 @@ def move(
     log_head: bool,
 ) -> None:
     """Point ``ref`` at ``new`` if it points at ``old`` (None: absent); 409 if it moved.
-    ``ident`` is the reflog's ``Name <email> time zone``."""
+    ``ident`` is the reflog's ``Name <email> time zone``.
+
+    ``log_head``: HEAD points at ``ref`` and its reflog gets the entry too. Then HEAD is locked
+    as well (``HEAD.lock``, as git's files backend locks it when a commit moves the branch
+    through it), and checked to still point at ``ref`` under the lock: a ``git checkout`` that
+    switched branches meanwhile gets the move refused (409 "retry") instead of a reflog that
+    lies."""
     if cfg.get("extensions.refstorage", "files") != "files":
         raise Unsupported("refs are not in files")
-    hooks = cfg.get("core.hookspath") or os.path.join(git_dir, "hooks")
-    if os.path.exists(os.path.join(git_dir, "..", hooks, "reference-transaction")):
+    if repo.git_dir != repo.common_dir:
+        raise Unsupported("a linked worktree")
+    if has_hook(repo.path, repo.common_dir, cfg, "reference-transaction"):
         raise Unsupported("a reference-transaction hook")
+    git_dir = repo.git_dir
     path = os.path.join(git_dir, ref)
-    try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        lock = LockFile(path)
-    except OSError:
-        raise Unsupported(f"{ref} cannot be locked here") from None
-    with lock:
+    with contextlib.ExitStack() as stack:
+        try:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            lock = stack.enter_context(LockFile(path))
+            head_lock = (
+                stack.enter_context(LockFile(os.path.join(git_dir, "HEAD"))) if log_head else None
+            )
+        except GitError:
+            raise
+        except OSError:
+            raise Unsupported(f"{ref} cannot be locked here") from None
+        if head_lock is not None and read_head(git_dir) != ref:
+            raise GitError(409, "the branch was switched while this change was being made; retry")
         current = read_ref(git_dir, ref)
         if current != old:
             raise GitError(409, f"{ref} moved while this change was being made; retry in a moment")
@@ -144,3 +173,4 @@ def move(
         if log_head and _should_log(cfg, git_dir, "HEAD"):
             _append_log(git_dir, "HEAD", entry)
         lock.commit()
+        # HEAD itself is unchanged: its lock is removed, not renamed over it

@@ -25,6 +25,7 @@ from .gitcore import (
     Repository,
     check_branch_name,
     git_env,
+    is_worktree_root,
     run_git,
 )
 from .merge import conflicted
@@ -179,7 +180,7 @@ def clone(
     except GitError:
         if os.path.isdir(full) and not os.listdir(full):
             os.rmdir(full)
-        elif os.path.isdir(os.path.join(full, ".git")):
+        elif is_worktree_root(full):
             shutil.rmtree(full, ignore_errors=True)
         raise
     repo = core.repo(rel)

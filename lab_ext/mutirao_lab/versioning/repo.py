@@ -26,6 +26,7 @@ from .gitcore import (
     check_path,
     check_paths,
     git_env,
+    is_worktree_root,
 )
 
 #: Where nbdime's drivers are declared in a managed repository: in ``.git/info/attributes``,
@@ -111,7 +112,7 @@ def configure_nbdime(repo: Repository) -> None:
             f"{_driver('git-nbmergedriver')} merge %O %A %B %L %P",
         )
         cw.set_value('merge "jupyternotebook"', "name", "jupyter notebook merge driver")
-    info = os.path.join(repo.path, ".git", "info")
+    info = os.path.join(repo.common_dir, "info")
     os.makedirs(info, exist_ok=True)
     attributes = os.path.join(info, "attributes")
     try:
@@ -127,7 +128,7 @@ def configure_nbdime(repo: Repository) -> None:
 
 def init_repo(core: GitCore, rel: str) -> dict[str, Any]:
     full = core.abspath(rel)
-    if os.path.isdir(os.path.join(full, ".git")):
+    if is_worktree_root(full):
         raise GitError(409, f"{rel or '/'} is already a git repository")
     os.makedirs(full, exist_ok=True)
     import git  # GitPython: imported on first use, it costs a tenth of a second at start-up
@@ -201,7 +202,7 @@ def merge_head(repo: Repository) -> str | None:
     """The commit being merged while a merge waits for its conflicts (``MERGE_HEAD``), else
     None."""
     try:
-        with open(os.path.join(repo.path, ".git", "MERGE_HEAD"), encoding="ascii") as f:
+        with open(os.path.join(repo.git_dir, "MERGE_HEAD"), encoding="ascii") as f:
             first = f.readline().strip()
     except (OSError, UnicodeDecodeError):
         return None
@@ -383,7 +384,7 @@ def commit(
                 "message": message.strip(),
             }
         try:
-            if paths and os.path.exists(os.path.join(repo.path, ".git", "MERGE_HEAD")):
+            if paths and os.path.exists(os.path.join(repo.git_dir, "MERGE_HEAD")):
                 # concluding a merge: git refuses a partial commit, and the merge commit takes
                 # the whole index (the cleanly merged files too) once the resolved files are in
                 repo.git("add", "-A", "--", *paths)

@@ -53,7 +53,7 @@ def _tree_of(repo: Repository, commit: str | None) -> str | None:
 def _with_index(repo: Repository, base_tree: str | None, path: str, entry: str) -> str:
     """The tree of ``base_tree`` with ``path`` set to ``entry`` (``mode,blob``), written
     through a temporary index that nobody else sees."""
-    fd, index = tempfile.mkstemp(prefix="mutirao-index-", dir=os.path.join(repo.path, ".git"))
+    fd, index = tempfile.mkstemp(prefix="mutirao-index-", dir=repo.git_dir)
     os.close(fd)
     os.unlink(index)  # git wants to create it
     env = git_env({"GIT_INDEX_FILE": index})
@@ -141,6 +141,7 @@ def _take_in_process(
     parents = [parent] if parent else []
     new = fastpath.write_commit(repo, tree, parents, author, committer, message)
     fastpath.move_ref(repo, ref, new, parent, committer, "mutirao snapshot")
+    fastpath.maybe_gc(repo)
     return new
 
 
@@ -202,7 +203,9 @@ def promote(
 @dataclass
 class _Pending:
     editors: dict[str, Person] = field(default_factory=dict)
-    last: float = 0.0
+    # when the last snapshot was taken (time.monotonic); never: the first save is taken at
+    # once, however long the interval and however recently the machine booted
+    last: float = float("-inf")
     task: asyncio.Task | None = None
 
 
