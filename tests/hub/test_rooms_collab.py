@@ -8,8 +8,8 @@ edit, duplicates no cell and scrambles no text.
 
 Role changes made through the rooms API (as the share dialog makes them) reach open sessions
 at the room server's next reading of its shares (``share_refresh_interval``, left at its
-default): a demoted editor's document connection and kernel socket are closed and they come
-back read-only; a removed member's document and event sockets are closed and they receive
+default): a demoted editor's document connection, kernel and terminal sockets are closed and
+they come back read-only; a removed member's document and event sockets are closed and they receive
 nothing more; a member added back is let in again (not refused for the five minutes the
 server caches who a token is). Awareness is the server's: a viewer who announces themselves
 as someone else, with a logout link as avatar, or who writes into another person's entry, is
@@ -170,17 +170,23 @@ def test_a_demoted_editor_stops_writing_in_open_sessions(collab: CollabHub):
         assert r.code == 201, r.body
         kernel_id = json.loads(r.body)["id"]
         kernel = await open_socket(collab, DEMOTED, f"api/kernels/{kernel_id}/channels")
+        r = await room_call(collab, DEMOTED, "POST", "api/terminals", {})
+        assert r.code == 200, r.body
+        terminal_name = json.loads(r.body)["name"]
+        terminal = await open_socket(collab, DEMOTED, f"terminals/websocket/{terminal_name}")
         try:
             mover.edit(0, "# typed as an editor\n")
             await until(lambda: "typed as an editor" in watch.source(0), what="the edit")
 
             await asyncio.to_thread(collab.share, ADMIN, DEMOTED, "viewer")
             # their document connection is closed with the lab's "role changed" message,
-            # and their kernel socket too, at the room server's next reading of its shares
+            # and their kernel and terminal sockets too, at the room server's next reading
+            # of its shares
             await asyncio.wait_for(mover.closed(), SESSION_CHANGE_S)
             assert mover.close_code == 1003
             assert json.loads(mover.close_reason or "{}")["reason"] == "role_changed"
             await closed_by_server(kernel, SESSION_CHANGE_S)
+            await closed_by_server(terminal, SESSION_CHANGE_S)
             r = await room_call(collab, DEMOTED, "GET", f"api/kernels/{kernel_id}")
             assert r.code == 200  # viewers still see the kernel...
             r = await room_call(collab, DEMOTED, "DELETE", f"api/kernels/{kernel_id}")
@@ -202,7 +208,9 @@ def test_a_demoted_editor_stops_writing_in_open_sessions(collab: CollabHub):
                 assert "typed after the demotion" not in text
         finally:
             kernel.close()
+            terminal.close()
             await room_call(collab, "ed-a", "DELETE", f"api/kernels/{kernel_id}")
+            await room_call(collab, "ed-a", "DELETE", f"api/terminals/{terminal_name}")
             for c in (mover, watch):
                 c.close()
 
