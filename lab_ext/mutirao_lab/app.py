@@ -29,6 +29,7 @@ from .comments.roles import OwnerRoleResolver, RoleResolver
 from .comments.service import CONTENTS_EVENTS, CommentsService
 from .comments.store import CommentStore
 from .handlers import VersionHandler
+from .looplag import LoopLagProbe
 from .rooms import save_on_stop, ydoc_filter
 from .rooms.authorizer import RoomAuthorizer
 from .rooms.resolver import RoomRoleResolver
@@ -354,6 +355,9 @@ class MutiraoApp(ExtensionApp):
         # collections then scan only what requests allocate, and stop pausing a busy room's
         # event loop for a sixth of a second at a time.
         IOLoop.current().add_callback(gc.freeze)
+        # mutirao_event_loop_lag_seconds in the server's /metrics (see looplag)
+        self.loop_lag = LoopLagProbe()
+        IOLoop.current().add_callback(self.loop_lag.start)
         # so that a stop from the hub saves open documents (see save_on_stop)
         IOLoop.current().add_callback(save_on_stop.stop_cleanly_on_sigint, self.serverapp)
         self.log.info("Mutirão server extension %s loaded", __version__)
@@ -363,6 +367,7 @@ class MutiraoApp(ExtensionApp):
         # read before anything awaits: jupyter-collaboration's own stop, started alongside,
         # drops its rooms without saving them
         documents = save_on_stop.unsaved_documents(self.serverapp)
+        self.loop_lag.stop()
         await save_on_stop.save(documents, self.log)
         callback = getattr(self, "_shares_callback", None)
         if callback is not None:

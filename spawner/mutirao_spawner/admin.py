@@ -1,9 +1,10 @@
 """The GPU admin page (``/hub/mutirao/gpus``) and its REST endpoint (``/hub/api/mutirao/gpus``).
 
 Both run inside the hub process, because the GPU ledger lives there; they are registered with
-:func:`gpu_admin_config`. Access: JupyterHub admins, and anyone holding the custom scope
-``custom:mutirao-gpus:read`` (grant it to a team with a role). Everyone else gets the same 404
-as for a page that does not exist, so the page's existence does not leak.
+:func:`gpu_admin_config`, in the lists the hub's own pages and API register into. Access:
+JupyterHub admins, and anyone holding the custom scope ``custom:mutirao-gpus:read`` (grant it
+to a team with a role). Everyone else gets the same 404 as for a page that does not exist, so
+the page's existence does not leak.
 """
 
 from __future__ import annotations
@@ -12,10 +13,13 @@ import json
 import time
 from typing import Any
 
+from jupyterhub import apihandlers as hub_api_handlers
+from jupyterhub import handlers as hub_handlers
 from jupyterhub.apihandlers import APIHandler
 from jupyterhub.handlers import BaseHandler
 from tornado import web
 
+from . import looplag
 from .service import GPUService
 
 __all__ = ["SCOPE", "GPUAdminAPIHandler", "GPUAdminPageHandler", "gpu_admin_config"]
@@ -140,20 +144,28 @@ def gpu_admin_config(c: Any, groups: list[str] | tuple[str, ...] = ()) -> None:
         gpu_admin_config(c, groups=["platform-team"])
 
     Admins may always read; ``groups`` are teams that get the scope too (through a role
-    named ``mutirao-gpu-readers``). Uses ``JupyterHub.extra_handlers``, which JupyterHub marks
-    deprecated (it logs a warning at start) but still supports: the ledger lives in the hub
-    process, so a separate service could not read it.
+    named ``mutirao-gpu-readers``).
+
+    The handlers join the lists JupyterHub builds its own pages and REST API from
+    (``jupyterhub.handlers.default_handlers``, ``jupyterhub.apihandlers.default_handlers``),
+    under the hub's prefix as before. Not ``JupyterHub.extra_handlers``: JupyterHub deprecated
+    it (and warns at every start) in favour of services, and a service, a process of its own,
+    cannot read the ledger, which lives in the hub process.
     """
+    # the hub loads its config on its running event loop: the loop-lag probe starts now
+    looplag.start_hub_probe()
+    _register(hub_handlers.default_handlers, (r"/mutirao/gpus/?", GPUAdminPageHandler))
+    _register(hub_api_handlers.default_handlers, (r"/api/mutirao/gpus/?", GPUAdminAPIHandler))
     hub = c.JupyterHub
     # plain values (never traitlets LazyConfigValues), so later config can read and extend them
-    handlers = list(hub.extra_handlers) if "extra_handlers" in hub else []
-    hub.extra_handlers = [
-        *handlers,
-        (r"/mutirao/gpus/?", GPUAdminPageHandler),
-        (r"/api/mutirao/gpus/?", GPUAdminAPIHandler),
-    ]
     scopes = dict(hub.custom_scopes) if "custom_scopes" in hub else {}
     scopes[SCOPE] = {"description": "Read the GPU inventory, holders and queue (Mutirão)"}
     hub.custom_scopes = scopes
     roles = [r for r in (hub.load_roles if "load_roles" in hub else []) if r["name"] != ROLE]
     hub.load_roles = [*roles, {"name": ROLE, "scopes": [SCOPE], "groups": list(groups)}]
+
+
+def _register(handlers: list, route: tuple[str, type]) -> None:
+    """Add ``route`` once (a config file may be loaded twice)."""
+    if not any(tuple(h[:2]) == route for h in handlers):
+        handlers.append(route)

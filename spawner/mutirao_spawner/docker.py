@@ -54,8 +54,8 @@ from traitlets import (
 )
 from traitlets.config import Config
 
+from .identity import hub_aliases, hub_identity
 from .mixin import GPUSpawnerMixin
-from .service import hub_identity
 
 __all__ = [
     "LABEL_GPUS", "LABEL_HUB", "LABEL_PROFILE", "LABEL_SERVER", "DockerSpawnError",
@@ -192,13 +192,15 @@ def check_team_volumes(team_volumes: Any) -> None:
                 raise ValueError(f"{where}: mode must be one of {', '.join(VOLUME_MODES)}")
 
 
-def _of_this_hub(labels: Mapping[str, str], hub: str) -> bool:
-    """Whether a container is this hub's to count: made by it, or by nobody's hub (by hand)."""
-    return not hub or labels.get(LABEL_HUB, hub) == hub
+def _of_this_hub(labels: Mapping[str, str], hub: str, aliases: Iterable[str] = ()) -> bool:
+    """Whether a container is this hub's to count: made by it (under its id or one of its
+    ``aliases``, see :mod:`.identity`), or by nobody's hub (by hand)."""
+    label = labels.get(LABEL_HUB, hub)
+    return not hub or label == hub or label in aliases
 
 
 def holders_from_containers(
-    containers: Iterable[Mapping[str, Any]], hub: str = ""
+    containers: Iterable[Mapping[str, Any]], hub: str = "", aliases: Iterable[str] = ()
 ) -> dict[str, set[str]]:
     """Server id → GPU uuids, from containers as ``docker ps`` lists them (``Labels``).
 
@@ -209,7 +211,7 @@ def holders_from_containers(
     for container in containers:
         labels = container.get("Labels") or {}
         server = labels.get(LABEL_SERVER)
-        if server and _of_this_hub(labels, hub):
+        if server and _of_this_hub(labels, hub, aliases):
             uuids = {u for u in (labels.get(LABEL_GPUS) or "").split(",") if u}
             holders.setdefault(server, set()).update(uuids)
     return holders
@@ -393,7 +395,8 @@ class GPUDockerSpawner(GPUSpawnerMixin, DockerSpawner):
     async def list_running_holders(cls) -> dict[str, set[str]]:
         """Server id → GPU uuids for every running container with Mutirão's labels (except
         another hub's)."""
-        return holders_from_containers(await cls._labelled_containers(), hub_identity())
+        containers = await cls._labelled_containers()
+        return holders_from_containers(containers, hub_identity(), hub_aliases())
 
     @classmethod
     async def stop_holder(cls, server_id: str) -> list[str]:
@@ -403,7 +406,7 @@ class GPUDockerSpawner(GPUSpawnerMixin, DockerSpawner):
         found = await cls._labelled_containers(server_id)
         stopped = []
         for container in found:
-            if not _of_this_hub(container.get("Labels") or {}, hub):
+            if not _of_this_hub(container.get("Labels") or {}, hub, hub_aliases()):
                 continue
             client = cls._shared_client()
             try:

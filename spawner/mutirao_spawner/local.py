@@ -9,6 +9,7 @@ Kubernetes flavour for that.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 from collections.abc import Iterator
@@ -17,8 +18,8 @@ from pathlib import Path
 from jupyterhub.spawner import LocalProcessSpawner
 from traitlets import Bool, Unicode, default
 
+from .identity import hub_aliases, hub_identity
 from .mixin import GPUSpawnerMixin
-from .service import hub_identity
 
 __all__ = ["GPULocalProcessSpawner", "read_environ"]
 
@@ -37,19 +38,25 @@ def read_environ(pid: int) -> dict[str, str] | None:
     return env
 
 
-def _server_processes() -> Iterator[tuple[int, dict[str, str]]]:
+def _server_processes(hub: str, aliases: frozenset[str]) -> Iterator[tuple[int, dict[str, str]]]:
     """(pid, environment) of every process with ``MUTIRAO_SERVER_ID`` in its environment,
-    except those whose ``MUTIRAO_HUB_ID`` names another hub."""
-    hub = hub_identity()
+    except those whose ``MUTIRAO_HUB_ID`` names another hub than ``hub`` (or its aliases)."""
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         env = read_environ(int(entry))
         if not env or "MUTIRAO_SERVER_ID" not in env:
             continue
-        if hub and env.get("MUTIRAO_HUB_ID", hub) != hub:
+        if hub and env.get("MUTIRAO_HUB_ID", hub) not in (hub, *aliases):
             continue  # another hub's server on this machine
         yield int(entry), env
+
+
+async def _server_processes_async() -> list[tuple[int, dict[str, str]]]:
+    """:func:`_server_processes` off the event loop: reading every process's environment
+    takes a while on a machine with many servers."""
+    hub, aliases = hub_identity(), hub_aliases()
+    return await asyncio.to_thread(lambda: list(_server_processes(hub, aliases)))
 
 
 def _uuids(value: str | None) -> set[str]:
@@ -131,7 +138,7 @@ class GPULocalProcessSpawner(GPUSpawnerMixin, LocalProcessSpawner):
         """Processes with ``MUTIRAO_SERVER_ID`` in their environment (servers and kernels),
         except those whose ``MUTIRAO_HUB_ID`` names another hub."""
         holders: dict[str, set[str]] = {}
-        for _, env in _server_processes():
+        for _, env in await _server_processes_async():
             holders.setdefault(env["MUTIRAO_SERVER_ID"], set()).update(
                 _uuids(env.get("CUDA_VISIBLE_DEVICES"))
             )
@@ -141,7 +148,7 @@ class GPULocalProcessSpawner(GPUSpawnerMixin, LocalProcessSpawner):
     async def stop_holder(cls, server_id: str) -> list[str]:
         """Send SIGTERM to this hub's processes (servers and kernels) of ``server_id``."""
         stopped = []
-        for pid, env in _server_processes():
+        for pid, env in await _server_processes_async():
             if env["MUTIRAO_SERVER_ID"] != server_id:
                 continue
             try:

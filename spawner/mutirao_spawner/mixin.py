@@ -18,10 +18,11 @@ from traitlets import Any as AnyTrait
 from traitlets import Float, List, default
 
 from .form import options_from_form, render_options_form
+from .identity import hub_identity
 from .ledger import Claim, Granted, Policy, Queued, Refused, Request
 from .options import GPUSpawnerOptions
 from .profiles import MAX_GPUS, Profile, ProfileError, allowed_profiles, choose, parse_profiles
-from .service import GPUService, hub_identity, stop_server
+from .service import GPUService, stop_server
 
 try:
     from jupyterhub.spawner import SpawnException

@@ -15,24 +15,29 @@ The ledger (:mod:`.ledger`) decides; this service moves data in and out of it:
 - the admin page's snapshot and the Prometheus gauges (:mod:`.metrics`).
 
 There is one service per hub process (:meth:`GPUService.for_spawner` creates it from the first
-spawner's hub-wide options); everything runs on the hub's event loop, so no lock is needed.
+spawner's hub-wide options); its state lives on the hub's event loop, so no lock is needed.
+NVML calls (discovery, utilisation) run on one thread of their own (NVML may block for seconds
+on a busy or failing driver, and is not re-entrant everywhere), so the hub keeps answering
+while they do; the first NVML discovery happens there too, before the first GPU decision.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
-import hashlib
+import concurrent.futures
 import importlib
 import inspect
 import logging
+import queue
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, ClassVar
 
-from . import idle, metrics
+from . import idle, looplag, metrics
+from .identity import hub_identity
 from .inventory import Inventory, discover_nvml, inventory_from_config
 from .ledger import Claim, Decision, Granted, Ledger, Policy, Queued, Refused, Request
 
@@ -97,7 +102,10 @@ class GPUService:
         self.flavours = flavours
         policy = policy or Policy()
         policy = replace(policy, adopt_unknown=unknown_holders == "adopt")
-        self.ledger = Ledger(self.discover(initial=True), policy)
+        self._nvml_thread = _DaemonThread("mutirao-nvml")
+        # NVML's inventory comes from the first round (on the NVML thread); see settled()
+        initial = Inventory() if discovery == "nvml" else self.discover(initial=True)
+        self.ledger = Ledger(initial, policy)
         self.spawners: dict[str, Any] = {}  # server id -> spawner, for servers in the ledger
         self.waiters: dict[str, asyncio.Future] = {}
         self.stop_at: dict[str, float] = {}  # server id -> max-runtime end (epoch seconds)
@@ -158,6 +166,7 @@ class GPUService:
             asyncio.get_running_loop()
         except RuntimeError:
             return
+        looplag.start_hub_probe()
         self._first_round = asyncio.ensure_future(self._reconcile_once_started())
         self._tasks = [
             self._first_round,
@@ -169,8 +178,14 @@ class GPUService:
             )
 
     async def _reconcile_once_started(self) -> None:
-        """The first reconciliation, as soon as the hub has loaded the servers it knew (before
-        that, a server not yet loaded would look like an unknown holder)."""
+        """The first NVML discovery, then the first reconciliation as soon as the hub has
+        loaded the servers it knew (before that, a server not yet loaded would look like an
+        unknown holder)."""
+        if self.discovery == "nvml":
+            try:
+                self._apply_inventory(await self.discover_async(initial=True), time.time())
+            except Exception:
+                self.log.exception("GPU service: the first NVML discovery failed")
         await _hub_started()
         try:
             await self.refresh_and_reconcile()
@@ -221,8 +236,14 @@ class GPUService:
     def _nvml(self) -> Any:
         return importlib.import_module(self.nvml_module)
 
+    async def on_nvml_thread(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """``fn(*args)`` on the NVML thread, awaited from the hub's event loop."""
+        return await asyncio.wrap_future(self._nvml_thread.submit(fn, *args))
+
     def discover(self, initial: bool = False) -> Inventory:
-        """The current inventory; on an NVML error, the empty one at start, else the last one."""
+        """The current inventory; on an NVML error, the empty one at start, else the last one.
+
+        Synchronous: for declared GPUs and tests. The hub uses :meth:`discover_async`."""
         if self.discovery == "config":
             return inventory_from_config(self.declared)
         if self.discovery != "nvml":
@@ -230,15 +251,35 @@ class GPUService:
         try:
             return discover_nvml(self._nvml())
         except Exception as e:
-            if initial:
-                self.log.warning("No GPUs: NVML discovery failed (%s); only CPU profiles work", e)
-                return Inventory()
-            self.log.warning("NVML discovery failed (%s); keeping the last inventory", e)
-            return self.ledger.inventory
+            return self._discovery_failed(e, initial)
+
+    async def discover_async(self, initial: bool = False) -> Inventory:
+        """:meth:`discover`, with NVML called on the NVML thread."""
+        if self.discovery != "nvml":
+            return self.discover(initial)
+        try:
+            return await self.on_nvml_thread(discover_nvml, self._nvml())
+        except Exception as e:
+            return self._discovery_failed(e, initial)
+
+    def _discovery_failed(self, e: Exception, initial: bool) -> Inventory:
+        if initial:
+            self.log.warning("No GPUs: NVML discovery failed (%s); only CPU profiles work", e)
+            return Inventory()
+        self.log.warning("NVML discovery failed (%s); keeping the last inventory", e)
+        return self.ledger.inventory
 
     def refresh(self, now: float | None = None) -> None:
-        now = time.time() if now is None else now
-        report = self.ledger.refresh(self.discover(), now)
+        """Discover the inventory again (synchronously) and apply it."""
+        self._apply_inventory(self.discover(), time.time() if now is None else now)
+
+    async def refresh_async(self, now: float | None = None) -> None:
+        """:meth:`refresh` with NVML off the event loop."""
+        inventory = await self.discover_async()
+        self._apply_inventory(inventory, time.time() if now is None else now)
+
+    def _apply_inventory(self, inventory: Inventory, now: float) -> None:
+        report = self.ledger.refresh(inventory, now)
         for uuid in report.appeared:
             self.log.info("GPU %s appeared", uuid)
         for uuid in report.disappeared:
@@ -248,7 +289,7 @@ class GPUService:
         self._settle(report.granted, report.refused)
 
     async def refresh_and_reconcile(self) -> None:
-        self.refresh()
+        await self.refresh_async()
         await self.reconcile()
         metrics.update(self.ledger, self.utilisation)
 
@@ -513,7 +554,7 @@ class GPUService:
         """Sample utilisation, decide which servers are idle, act per ``idle_gpu_action``."""
         now = time.time() if now is None else now
         units = [g.uuid for g in self.ledger.inventory.allocatable()]
-        self.utilisation = self.read_utilisation(units)
+        self.utilisation = await self.on_nvml_thread(self.read_utilisation, units)
         holdings = {c.server_id: c.gpu_uuids for c in self.ledger.holdings().values()}
         held = {u for uuids in holdings.values() for u in uuids}
         for uuid, value in self.utilisation.items():
@@ -549,22 +590,36 @@ class GPUService:
             await stop_server(spawner, reason, self.log)
 
 
-def hub_identity() -> str:
-    """A short id of this hub, the same across its restarts (a hash of its database URL); ""
-    outside a hub. Servers carry it, so a hub never takes another hub's servers for its own."""
-    try:
-        from jupyterhub.app import JupyterHub
-    except ImportError:  # pragma: no cover
-        return ""
-    if not JupyterHub.initialized():
-        return ""
-    db_url = str(getattr(JupyterHub.instance(), "db_url", "") or "")
-    return _hash(db_url) if db_url else ""
+class _DaemonThread:
+    """One daemon thread running the calls submitted to it, in order.
 
+    Not a ThreadPoolExecutor: the interpreter waits for those threads at exit, and a hung
+    NVML call must not keep a stopping hub alive."""
 
-@functools.cache
-def _hash(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._calls: queue.SimpleQueue[tuple[concurrent.futures.Future, Callable, tuple]] = (
+            queue.SimpleQueue()
+        )
+        self._thread: threading.Thread | None = None
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> concurrent.futures.Future:
+        done: concurrent.futures.Future = concurrent.futures.Future()
+        self._calls.put((done, fn, args))
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+            self._thread.start()
+        return done
+
+    def _run(self) -> None:
+        while True:
+            done, fn, args = self._calls.get()
+            if not done.set_running_or_notify_cancel():
+                continue
+            try:
+                done.set_result(fn(*args))
+            except BaseException as e:
+                done.set_exception(e)
 
 
 async def _hub_started() -> None:

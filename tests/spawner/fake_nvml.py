@@ -9,6 +9,11 @@ The fake has the functions and exception classes the hub calls, with the layout 
 prints on a two-GPU A100 host (whole GPUs, MIG off: ``nvmlDeviceGetMigMode`` raises
 ``NVMLError_NotSupported`` as on a card without MIG). Each GPU's utilisation is read from a JSON
 file at every call, so a test changes it while the hub runs (:meth:`FakeNVMLFiles.set_utilisation`).
+
+The slow variants: :meth:`FakeNVMLFiles.slow` makes every ``nvmlInit`` take a while, and
+:meth:`FakeNVMLFiles.hang` makes it block, as NVML does on a busy or failing driver, until
+:meth:`FakeNVMLFiles.release`; the hub's call is seen to have begun
+(:meth:`FakeNVMLFiles.hanging`).
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ MODEL = "NVIDIA A100-SXM4-80GB"
 MODULE = '''\
 """Fake pynvml written by tests/spawner/fake_nvml.py (no GPU on this machine)."""
 import json
+import os
+import time
 from types import SimpleNamespace
 
 _STATE = {state!r}
@@ -46,7 +53,14 @@ def _gpus():
 
 
 def nvmlInit():
-    pass
+    # the slow variants: take a while, or block while the test says so (and say it does)
+    if os.path.exists(_STATE + ".slow"):
+        with open(_STATE + ".slow") as f:
+            time.sleep(float(f.read()))
+    if os.path.exists(_STATE + ".hang"):
+        open(_STATE + ".hanging", "w").close()
+        while os.path.exists(_STATE + ".hang"):
+            time.sleep(0.05)
 
 
 def nvmlShutdown():
@@ -118,3 +132,28 @@ class FakeNVMLFiles:
 
     def set_utilisation(self, value: int) -> None:
         self._write(dict.fromkeys(self.uuids, value))
+
+    # -- the slow variant --------------------------------------------------------------------
+    @property
+    def _hang(self) -> Path:
+        return self.state.with_name(self.state.name + ".hang")
+
+    @property
+    def _hanging(self) -> Path:
+        return self.state.with_name(self.state.name + ".hanging")
+
+    def hang(self) -> None:
+        """From now on, every ``nvmlInit`` blocks until :meth:`release`."""
+        self._hanging.unlink(missing_ok=True)
+        self._hang.touch()
+
+    def hanging(self) -> bool:
+        """Whether a call has blocked since :meth:`hang`."""
+        return self._hanging.exists()
+
+    def release(self) -> None:
+        self._hang.unlink(missing_ok=True)
+
+    def slow(self, seconds: float) -> None:
+        """From now on, every ``nvmlInit`` takes ``seconds``."""
+        self.state.with_name(self.state.name + ".slow").write_text(str(seconds))

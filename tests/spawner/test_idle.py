@@ -152,6 +152,7 @@ def test_a_server_is_idle_only_when_all_its_gpus_are():
 def test_nvml_inventory_and_a_vanished_gpu_is_reported_not_crashed_on(nvml):
     async def scenario():
         service = make_service()
+        await service.settled()  # the first discovery, on the NVML thread
         assert [g.uuid for g in service.ledger.inventory] == UUIDS
         spawner = FakeSpawner()
         decision = service.request(Request("alice/", "alice"), spawner, now=0)
@@ -174,14 +175,20 @@ def test_nvml_inventory_and_a_vanished_gpu_is_reported_not_crashed_on(nvml):
 
 
 def test_no_driver_means_no_gpus_at_start(nvml):
-    nvml.fail = True
-    assert len(make_service().ledger.inventory) == 0
+    async def scenario():
+        nvml.fail = True
+        service = make_service()
+        await service.settled()
+        return service.ledger.inventory
+
+    assert len(asyncio.run(scenario())) == 0
 
 
 @pytest.mark.parametrize("action", ["stop", "release", "none"])
 def test_idle_action(nvml, action):
     async def scenario():
         service = make_service(action)
+        await service.settled()
         spawner = FakeSpawner()
         service.request(Request("alice/", "alice"), spawner, now=0)
         nvml.utilisation[UUIDS[0]] = 1
@@ -205,6 +212,7 @@ def test_idle_action(nvml, action):
 def test_a_busy_sample_keeps_the_server(nvml):
     async def scenario():
         service = make_service("stop")
+        await service.settled()
         spawner = FakeSpawner()
         service.request(Request("alice/", "alice"), spawner, now=0)
         for t, u in [(0, 0), (50, 80), (101, 0), (140, 0)]:

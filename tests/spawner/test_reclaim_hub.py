@@ -11,6 +11,7 @@ restarting the server, the admin API) is the real code in the real hub process.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sqlite3
 import time
@@ -40,7 +41,9 @@ c.GPULocalProcessSpawner.idle_gpu_threshold = 5
 def nvml(tmp_path, monkeypatch) -> FakeNVMLFiles:
     """The fake ``pynvml`` on the PYTHONPATH of every hub this test starts."""
     fake = FakeNVMLFiles(tmp_path / "fake-nvml", utilisation=90)
-    monkeypatch.setenv("PYTHONPATH", str(fake.folder))
+    # first on the hub's path, before the packages under test
+    path = os.environ.get("PYTHONPATH")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(fake.folder), *([path] if path else [])]))
     return fake
 
 

@@ -269,6 +269,10 @@ class LocalTeamAuthenticator(TeamAuthenticatorMixin, Authenticator):
         return await self._auth_model(user)
 
     async def refresh_user(self, user, handler=None, **kwargs):
+        if self.is_reserved_name(user.name):
+            # a room's account: nobody signs in as it and it is not in the users file (the
+            # rooms service keeps it); its server's token keeps working, with nothing to refresh
+            return True
         entry = self._load_users().get(user.name)
         if entry is None:
             self.log.warning("User %r is no longer in the users file", user.name)
