@@ -28,6 +28,8 @@ from jupyter_core.utils import ensure_async
 #: The websocket close code for a socket whose access ended (RFC 6455: policy violation).
 POLICY_CLOSE = 1008
 CLOSE_REASON = "Your access to this room changed."
+#: How many questions about tokens the server asks the hub at once.
+HUB_REQUESTS = 8
 
 log = logging.getLogger(__name__)
 
@@ -106,8 +108,12 @@ class OpenSockets:
         if not by_token:
             return True
 
+        # a few questions at a time: a busy room has many sockets, the hub serves everyone
+        limit = asyncio.Semaphore(HUB_REQUESTS)
+
         async def ask(token: str, session_id: str) -> Any:
-            return await hub_auth.user_for_token(token, session_id=session_id, sync=False)
+            async with limit:
+                return await hub_auth.user_for_token(token, session_id=session_id, sync=False)
 
         keys = list(by_token)
         answers = await asyncio.gather(*(ask(*k) for k in keys), return_exceptions=True)
