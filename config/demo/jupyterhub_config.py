@@ -115,4 +115,8 @@ rooms_service_config(
     seed_rooms=[
         {"name": "ml-research", "display_name": "ML research", "teams": {"ml-research": "editor"}}
     ],
+    # the profiles a room may be given, and the teams that may give the restricted ones: the
+    # spawner's own, so that a room never names a profile its creator may not use
+    profiles=[p["name"] for p in c.GPULocalProcessSpawner.profiles],
+    team_profiles=dict(c.GPULocalProcessSpawner.get("team_profiles", {})),
 )

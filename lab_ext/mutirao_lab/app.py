@@ -29,9 +29,11 @@ from .comments.roles import OwnerRoleResolver, RoleResolver
 from .comments.service import CONTENTS_EVENTS, CommentsService
 from .comments.store import CommentStore
 from .handlers import VersionHandler
+from .jsonbody import DEFAULT_MAX_DEPTH
 from .looplag import LoopLagProbe
 from .rooms import save_on_stop, ydoc_filter
 from .rooms.authorizer import RoomAuthorizer
+from .rooms.contents import room_contents_class
 from .rooms.resolver import RoomRoleResolver
 from .rooms.roles import DEFAULT_ROOM_PREFIX, is_room
 from .rooms.sessions import OpenSockets
@@ -190,6 +192,28 @@ class MutiraoApp(ExtensionApp):
     def _default_credentials_dir(self):
         return os.path.join(jupyter_data_dir(), "mutirao", "git-credentials")
 
+    max_json_depth = Int(
+        DEFAULT_MAX_DEPTH,
+        help="""Deepest nesting of arrays and objects that a JSON request body of Mutirão's
+        APIs (comments, versioning) may have; a deeper body answers ``400``.
+
+        Each API also bounds a body's size (``413`` past it): comments 6 × 64 KiB plus 64 KiB,
+        versioning 1 MiB, and a conflict resolution ``max_diff_bytes``. Default: ``64``.
+        Example::
+
+            c.MutiraoApp.max_json_depth = 128
+
+        .. versionadded:: 0.2
+        """,
+    ).tag(config=True)
+
+    @validate("max_json_depth")
+    def _check_depth(self, proposal):
+        # Python's JSON parser recurses once per level: stay well inside its recursion limit
+        if not 1 <= proposal["value"] <= 500:
+            raise ValueError("max_json_depth must be between 1 and 500")
+        return proposal["value"]
+
     allow_insecure_remotes = Bool(
         False,
         help="""Also accept ``http://`` git remotes (clone, pull, push), for a git server on a
@@ -231,6 +255,7 @@ class MutiraoApp(ExtensionApp):
         # is read for jpserver_extensions only, so the extension installs the Authorizer
         # itself while linking (before the server builds its configurables), unless the
         # admin chose another one.
+        self._keep_contents_in_the_room(serverapp)
         configured = serverapp.config.ServerApp.get("authorizer_class")
         if configured is None:
             serverapp.authorizer_class = RoomAuthorizer
@@ -240,6 +265,23 @@ class MutiraoApp(ExtensionApp):
                 "only if it is (a subclass of) mutirao_lab.rooms.authorizer.RoomAuthorizer",
                 configured,
             )
+
+    def _keep_contents_in_the_room(self, serverapp) -> None:
+        """On a room's server, the contents manager follows no symlink out of the room's
+        folder (:mod:`.rooms.contents`)."""
+        prefix = serverapp.config.RoomAuthorizer.get("room_user_prefix", DEFAULT_ROOM_PREFIX)
+        if not is_room(os.environ.get("JUPYTERHUB_USER", ""), prefix):
+            return
+        configured = serverapp.contents_manager_class
+        room_class = room_contents_class(configured)
+        if room_class is None:
+            self.log.warning(
+                "ServerApp.contents_manager_class is %s, not a file contents manager: Mutirão "
+                "does not check where its paths lead",
+                configured,
+            )
+            return
+        serverapp.contents_manager_class = room_class
 
     def _watch_shares(self) -> None:
         """On a room's server under JupyterHub, keep the room's shares in the Authorizer, and

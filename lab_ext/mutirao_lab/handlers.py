@@ -3,15 +3,38 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
+import tempfile
+from http.client import responses
+from typing import Any
 
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
 
+from .jsonbody import DEFAULT_MAX_DEPTH, JSONBodyError, parse_json_body
+
 #: The jupyter-server authorization resource for Mutirão's own endpoints; an Authorizer sees
 #: ``(user, action, "mutirao")`` for each request.
 AUTH_RESOURCE = "mutirao"
+
+
+def hide_server_paths(text: str, root_dir: str) -> str:
+    """``text`` without the server's file system layout: paths under the server's root become
+    root-relative (as the contents API names files), and the home, temporary and Python
+    folders become ``…``. Error messages (git's among them) pass through here."""
+    pairs: list[tuple[str, str]] = []
+    for root in {root_dir, os.path.abspath(root_dir), os.path.realpath(root_dir)}:
+        pairs += [(root.rstrip(os.sep) + os.sep, ""), (root.rstrip(os.sep), ".")]
+    for other in {os.path.expanduser("~"), tempfile.gettempdir(), sys.prefix, sys.base_prefix}:
+        for variant in {other, os.path.realpath(other)}:
+            pairs.append((variant.rstrip(os.sep), "…"))
+    for prefix, replacement in sorted(pairs, key=lambda p: -len(p[0])):
+        if len(prefix) > 1:
+            text = text.replace(prefix, replacement)
+    return text
 
 
 class MutiraoHandler(ExtensionHandlerMixin, APIHandler):
@@ -23,6 +46,36 @@ class MutiraoHandler(ExtensionHandlerMixin, APIHandler):
         self.set_status(status)
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(model))
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """Errors as JSON ``{"message", "reason"}``, like jupyter-server's, never naming server
+        paths. A :class:`~tornado.web.HTTPError` with a ``message`` attribute (the APIs' own
+        errors) is shown as written, without the %-escaping that tornado's log needs."""
+        exc = kwargs.get("exc_info", (None, None))[1]
+        reason = None
+        if isinstance(exc, web.HTTPError):
+            message = getattr(exc, "message", None)
+            if not isinstance(message, str):
+                message = exc.log_message % exc.args if exc.log_message and exc.args else None
+                message = message or exc.log_message or responses.get(status_code, "Error")
+            reason = exc.reason
+        elif exc is not None:
+            message = "Unhandled error"
+        else:
+            message = responses.get(status_code, "Error")
+        root = self.settings.get("server_root_dir") or os.getcwd()
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"message": hide_server_paths(message, root), "reason": reason}))
+
+    def json_object(self, max_bytes: int) -> dict[str, Any]:
+        """The request's body, a JSON object (``{}`` when empty), checked as
+        :func:`.jsonbody.parse_json_body` does (depth from ``MutiraoApp.max_json_depth``);
+        raises :class:`.jsonbody.JSONBodyError`, which each API answers in its own way."""
+        max_depth = getattr(self.settings.get(self.name), "max_json_depth", DEFAULT_MAX_DEPTH)
+        model = parse_json_body(self.request.body, max_bytes=max_bytes, max_depth=max_depth)
+        if not isinstance(model, dict):
+            raise JSONBodyError(400, "the request body must be a JSON object")
+        return model
 
 
 class VersionHandler(MutiraoHandler):

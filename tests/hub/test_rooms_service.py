@@ -126,6 +126,8 @@ def rooms(tmp_path_factory):
             c,
             state_dir={str(state / "rooms")!r},
             sync_interval=1,
+            profiles=["cpu", "gpu"],
+            team_profiles={{"data-platform": ["gpu"]}},
             seed_rooms=[{{"name": "ml-research", "teams": {{"ml-research": "editor"}}}}],
         )
         """
@@ -528,6 +530,65 @@ def test_start_the_room_and_reach_it_through_the_proxy(rooms):
     assert no.status_code in (403, 404)
     # a viewer of matrix may start matrix but not stop it; an editor may stop
     assert rooms.call("bruno", "DELETE", "rooms/ml-research/server").status_code == 202
+
+
+def test_hostile_json_bodies_get_clear_4xx(rooms):
+    deep = b"[" * 100_000 + b"]" * 100_000
+    for path in ("rooms", "rooms/matrix/shares", "rooms/matrix/links"):
+        r = rooms.call("alice", "POST", path, data=deep)
+        assert r.status_code == 400, r.text
+        assert "nested deeper than 64 levels" in r.json()["message"]
+        r = rooms.call("alice", "POST", path, data=b'{"role": "' + b"x" * 2_000_000 + b'"}')
+        assert r.status_code == 413, r.text
+        for text in (b'"\\ud800"', b'"a\\u0000"'):
+            r = rooms.call("alice", "POST", path, data=b'{"name": ' + text + b', "role": "x"}')
+            assert r.status_code == 400, r.text
+    assert rooms.hub.api("GET", "users/room-x").status_code == 404
+
+
+def test_a_room_profile_is_one_its_creator_may_use(rooms):
+    def create(who, name, profile):
+        body = {"name": name, "teams": {"ml-research": "viewer"}, "profile": profile}
+        return rooms.call(who, "POST", "rooms", json=body)
+
+    r = create("alice", "prof-nope", "nope")
+    assert r.status_code == 400
+    assert r.json()["message"] == "Unknown profile 'nope'."
+    # gpu is data-platform's (team_profiles); alice is not in it, an admin may give it
+    r = create("alice", "prof-gpu", "gpu")
+    assert r.status_code == 400
+    assert r.json()["message"] == "The profile 'gpu' is not available to you."
+    assert rooms.hub.api("GET", "users/room-prof-gpu").status_code == 404
+    r = create("alice", "prof-cpu", "cpu")
+    assert r.status_code == 201, r.text
+    assert r.json()["profile"] == "cpu"
+    r = create("ana", "prof-gpu", "gpu")
+    assert r.status_code == 201, r.text
+
+
+def test_the_last_owner_cannot_leave_or_be_demoted(rooms):
+    r = rooms.call("alice", "POST", "rooms", json={"name": "lone", "teams": {"leads": "viewer"}})
+    assert r.status_code == 201, r.text
+    demote = {"user": "alice", "role": "editor"}
+    for method, path, body in [
+        ("POST", "rooms/lone/shares", demote),
+        ("DELETE", "rooms/lone/shares/users/alice", None),
+    ]:
+        r = rooms.call("alice", method, path, json=body)
+        assert r.status_code == 409, r.text
+        assert "last owner" in r.json()["message"]
+        # an admin acting as owner cannot either
+        assert rooms.call("ana", method, path, json=body).status_code == 409
+    assert room_names(rooms.call("alice", "GET", "rooms"))["lone"] == "owner"
+    # with a second owner, alice may step down
+    r = rooms.call("alice", "POST", "rooms/lone/shares", json={"user": "bruno", "role": "owner"})
+    assert r.status_code == 200, r.text
+    r = rooms.call("alice", "POST", "rooms/lone/shares", json=demote)
+    assert r.status_code == 200, r.text
+    assert room_names(rooms.call("alice", "GET", "rooms"))["lone"] == "editor"
+    # and now bruno is the last one
+    r = rooms.call("bruno", "DELETE", "rooms/lone/shares/users/bruno")
+    assert r.status_code == 409, r.text
 
 
 def test_archive_unarchive_and_delete(rooms):

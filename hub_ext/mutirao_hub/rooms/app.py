@@ -21,10 +21,11 @@ from urllib.parse import urlparse
 from jupyterhub.services.auth import HubOAuthCallbackHandler, HubOAuthenticated, UserNotAllowed
 from tornado import template, web
 from tornado.httpserver import HTTPServer
-from traitlets import Enum, Integer, List, Set, Unicode, default
+from traitlets import Dict, Enum, Integer, List, Set, Unicode, default, validate
 from traitlets.config import Application, Config
 
 from .. import __version__
+from ..jsonbody import DEFAULT_MAX_DEPTH, JSONBodyError, parse_json_body
 from . import policy
 from .db import make_session_factory
 from .hubapi import HubAPI, HubAPIError
@@ -121,9 +122,29 @@ class RoomsService(Application):
     profiles = List(
         Unicode(),
         help="""
-        Profile names a room may be given (the spawner's profiles). The room's server is
-        started with ``{"profile": <name>}`` as its user options. Empty (the default) accepts
-        any name.
+        Profile names a room may be given: the spawner's profiles (the service runs apart
+        from the spawner and cannot read them). The room's server is started with
+        ``{"profile": <name>}`` as its user options. A room created without a profile gets
+        the spawner's default. Empty (the default): no profile may be named.
+        Example::
+
+            c.RoomsService.profiles = ["cpu", "gpu"]
+
+        .. versionchanged:: 0.2
+           Empty no longer accepts any name.
+        """,
+    ).tag(config=True)
+
+    team_profiles = Dict(
+        value_trait=List(Unicode()),
+        help="""
+        Profiles only some teams may give a room, as the spawner's ``team_profiles``
+        (``{team: [profile, ...]}``): a profile listed for any team may only be named by a
+        creator in one of those teams (admins may name any). Default: none. Example::
+
+            c.RoomsService.team_profiles = {"ml-research": ["gpu"]}
+
+        .. versionadded:: 0.2
         """,
     ).tag(config=True)
 
@@ -183,6 +204,37 @@ class RoomsService(Application):
         """,
     ).tag(config=True)
 
+    max_request_bytes = Integer(
+        1 << 20,
+        help="""
+        Largest JSON request body, in bytes, that the service's API accepts; a larger one
+        answers ``413``. Default: ``1048576`` (1 MiB). Example::
+
+            c.RoomsService.max_request_bytes = 65536
+
+        .. versionadded:: 0.2
+        """,
+    ).tag(config=True)
+
+    max_json_depth = Integer(
+        DEFAULT_MAX_DEPTH,
+        help="""
+        Deepest nesting of arrays and objects that a JSON request body may have; a deeper
+        one answers ``400``. Default: ``64``. Example::
+
+            c.RoomsService.max_json_depth = 16
+
+        .. versionadded:: 0.2
+        """,
+    ).tag(config=True)
+
+    @validate("max_json_depth")
+    def _check_depth(self, proposal):
+        # Python's JSON parser recurses once per level: stay well inside its recursion limit
+        if not 1 <= proposal["value"] <= 500:
+            raise ValueError("max_json_depth must be between 1 and 500")
+        return proposal["value"]
+
     aliases = {"config": "RoomsService.config_file"}  # noqa: RUF012 - traitlets reads it
 
     def initialize(self, argv=None):
@@ -201,6 +253,7 @@ class RoomsService(Application):
             creator_roles=set(self.creator_roles),
             creator_groups=set(self.creator_groups),
             profiles=list(self.profiles),
+            team_profiles={t: list(p) for t, p in self.team_profiles.items()},
             default_share_role=self.default_share_role,
             start_role=self.start_role,
             stop_role=self.stop_role,
@@ -239,6 +292,8 @@ class RoomsService(Application):
             prefix=prefix,
             hub_base_url=os.environ.get("JUPYTERHUB_BASE_URL", "/"),
             cookie_secret=os.urandom(32),
+            max_request_bytes=self.max_request_bytes,
+            max_json_depth=self.max_json_depth,
             template_loader=template.Loader(str(HERE / "templates"), autoescape="xhtml_escape"),
         )
 
@@ -321,12 +376,17 @@ class APIHandler(BaseHandler):
             raise web.HTTPError(403, "Authentication required: a JupyterHub token, or log in.")
 
     def get_json_body(self):
-        if not self.request.body:
-            return {}
+        """The request's JSON body (``{}`` when empty): 413 over ``max_request_bytes``, 400 for
+        text that is not JSON, nested deeper than ``max_json_depth``, or holding NUL
+        characters or lone surrogates."""
         try:
-            return json.loads(self.request.body)
-        except ValueError:
-            raise web.HTTPError(400, "The request body is not valid JSON.") from None
+            return parse_json_body(
+                self.request.body,
+                max_bytes=self.settings["max_request_bytes"],
+                max_depth=self.settings["max_json_depth"],
+            )
+        except JSONBodyError as e:
+            raise PolicyError(e.status, e.message) from None
 
     def write_json(self, model, status: int = 200) -> None:
         self.set_status(status)

@@ -267,6 +267,43 @@ def check_grant(actor: Actor, role: str, *, share_role: str) -> None:
         )
 
 
+def check_profile(
+    profile: str,
+    *,
+    profiles: Iterable[str],
+    team_profiles: Mapping[str, Iterable[str]],
+    creator_groups: Iterable[str],
+    admin: bool,
+) -> str:
+    """The profile a new room may be given: ``""`` (the spawner's default), or one of
+    ``profiles`` that the creator may use. As the spawner's ``team_profiles``, a profile
+    listed for some teams is for their members only; admins may name any listed profile."""
+    if not profile:
+        return ""
+    if profile not in set(profiles):
+        raise PolicyError(400, f"Unknown profile {profile!r}.")
+    teams = {t for t, names in team_profiles.items() if profile in set(names)}
+    if teams and not admin and not teams & set(creator_groups):
+        raise PolicyError(400, f"The profile {profile!r} is not available to you.")
+    return profile
+
+
+LAST_OWNER = "The room's last owner cannot leave or be demoted: make someone else owner first."
+
+
+def check_keeps_an_owner(
+    before: str | None, team_roles: Mapping[str, str | None], user_roles: Mapping[str, str | None]
+) -> None:
+    """A room that has an owner keeps one. ``before`` is the changed share's role before the
+    change; the maps are the room's shares after it (``{team: role}``, ``{user: own role}``).
+    Refuses (409) taking the owner role from the last share that holds it, the owner's own
+    included; a room without owners (seeded for teams, say) is not held to it."""
+    if before != "owner":
+        return
+    if "owner" not in team_roles.values() and "owner" not in user_roles.values():
+        raise PolicyError(409, LAST_OWNER)
+
+
 def check_teams(
     teams: object, *, creator_groups: Iterable[str], admin: bool, existing_groups: Iterable[str]
 ) -> dict[str, str]:

@@ -42,6 +42,7 @@ class Settings:
     creator_roles: set = field(default_factory=lambda: {"mutirao-room-creator"})
     creator_groups: set = field(default_factory=set)
     profiles: list = field(default_factory=list)
+    team_profiles: dict = field(default_factory=dict)
     default_share_role: str = "owner"
     start_role: str = "viewer"
     stop_role: str = "editor"
@@ -324,9 +325,13 @@ class RoomsManager:
         display_name = _str(body, "display_name").strip()
         if len(display_name) > MAX_DISPLAY_NAME:
             raise PolicyError(400, f"display_name is at most {MAX_DISPLAY_NAME} characters.")
-        profile = _str(body, "profile")
-        if profile and s.profiles and profile not in s.profiles:
-            raise PolicyError(400, f"Unknown profile {profile!r}.")
+        profile = policy.check_profile(
+            _str(body, "profile"),
+            profiles=s.profiles,
+            team_profiles=s.team_profiles,
+            creator_groups=person.get("groups") or [],
+            admin=bool(person.get("admin")),
+        )
         share_role = _str(body, "share_role", s.default_share_role)
         policy.role_rank(share_role)
         teams = body["teams"]
@@ -455,6 +460,15 @@ class RoomsManager:
             return "user", target  # typed with capitals
         return f"pending-{wait_kind}", target
 
+    def _keeps_an_owner(
+        self, room: Room, teams: dict, users: dict, kind: str, who: str, role: str | None
+    ) -> None:
+        """Refuse a change of ``who``'s own share to ``role`` that leaves the room no owner."""
+        own = {**users, **{p.user: p.direct_role for p in room.people}}
+        before = (teams if kind == "team" else own).get(who)
+        (teams if kind == "team" else own)[who] = role
+        policy.check_keeps_an_owner(before, teams, own)
+
     async def share(self, person: dict, name: str, body: object) -> dict:
         room, actor = await self.room_for(person, name)
         body = check_body(body, {"user", "team", "role"}, {"role"})
@@ -471,6 +485,7 @@ class RoomsManager:
                 raise PolicyError(
                     403, f"You cannot change the role of a member above your own ({current})."
                 )
+            self._keeps_an_owner(room, dict(teams), dict(users), kind, who, role)
             if kind == "team":
                 await self._set_role(room, role, group=who)
                 for t in room.teams:
@@ -636,6 +651,7 @@ class RoomsManager:
                 raise PolicyError(
                     403, f"You cannot remove a member above your own role ({current})."
                 )
+            self._keeps_an_owner(room, dict(teams), dict(users), kind, who, None)
             if kind == "team":
                 await self._set_role(room, None, group=who)
                 room.teams = [t for t in room.teams if t.team != who]

@@ -8,7 +8,6 @@ configured :class:`~mutirao_lab.comments.roles.RoleResolver`, with :func:`.model
 from __future__ import annotations
 
 import copy
-import json
 import posixpath
 import time
 from typing import Any
@@ -23,6 +22,7 @@ from tornado import web, websocket
 from tornado.iostream import StreamClosedError
 
 from ..handlers import AUTH_RESOURCE, MutiraoHandler
+from ..jsonbody import JSONBodyError
 from .model import (
     MAX_BODY_BYTES,
     Anchor,
@@ -58,15 +58,6 @@ class CommentsHandler(MutiraoHandler):
         #: seconds spent in named steps of the request, for its Server-Timing header
         self.timings: dict[str, float] = {}
 
-    def write_error(self, status_code: int, **kwargs: Any) -> None:
-        exc = kwargs.get("exc_info", (None, None))[1]
-        if isinstance(exc, CommentError):
-            # the message as written, without the %-escaping that tornado's log needs
-            self.set_header("Content-Type", "application/json")
-            self.finish(json.dumps({"message": exc.message, "reason": None}))
-            return
-        super().write_error(status_code, **kwargs)
-
     def finish(self, chunk: Any = None) -> Any:
         # the server's own time for the request, for the browser's developer tools (and P5)
         if not self._headers_written:
@@ -76,15 +67,10 @@ class CommentsHandler(MutiraoHandler):
         return super().finish(chunk)
 
     def read_json(self) -> dict[str, Any]:
-        if len(self.request.body) > MAX_REQUEST_BYTES:
-            raise CommentError(413, f"the request is larger than {MAX_REQUEST_BYTES} bytes")
         try:
-            model = json.loads(self.request.body or b"{}")
-        except ValueError as e:
-            raise CommentError(400, f"the request body is not JSON: {e}") from None
-        if not isinstance(model, dict):
-            raise CommentError(400, "the request body must be a JSON object")
-        return model
+            return self.json_object(MAX_REQUEST_BYTES)
+        except JSONBodyError as e:
+            raise CommentError(e.status, e.message) from None
 
     async def role(self) -> str:
         """The user's room role; 403 for someone who is not a member."""
@@ -307,9 +293,10 @@ class MentionsReadHandler(CommentsHandler):
     """``POST /comments/mentions/read`` with ``{"comment_ids": [...]}`` (or ``{}`` for all)."""
 
     @web.authenticated
-    @authorized
+    # marking one's own mentions read changes nothing anyone else sees: every member may, so
+    # the server judges it as a read of Mutirão's API (viewers may not write there)
+    @authorized(action="read")
     async def post(self) -> None:
-        # marking one's own mentions read changes nothing anyone else sees: every member may
         self.allow(await self.role(), "read")
         ids = self.read_json().get("comment_ids")
         if ids is not None and (

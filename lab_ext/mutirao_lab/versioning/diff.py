@@ -35,6 +35,7 @@ from typing import Any
 
 from nbdime.diff_format import DiffEntry
 
+from ..jsonbody import nested_deeper_than
 from .textdiff import (
     Budget,
     DiffTooLarge,
@@ -56,6 +57,9 @@ __all__ = [
 
 #: Part of every cache key: bump it when a change here changes the diffs produced.
 DIFF_ENGINE_VERSION = "mutirao-diff-1"
+#: Deepest nesting of a notebook's JSON that history, show and diff read; a deeper one (only
+#: written by hand: nbformat cannot) is "not a readable notebook" (422).
+MAX_NOTEBOOK_DEPTH = 100
 #: How many cells of the other side a left-over cell is compared with (step 4 above).
 SIMILARITY_WINDOW = 8
 #: Characters of a source that the similarity looks at.
@@ -211,6 +215,10 @@ def loads_notebook(data: str | bytes) -> Any:
     import nbformat
     from nbformat.reader import reads
 
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+    if nested_deeper_than(raw, MAX_NOTEBOOK_DEPTH):
+        # the parser, the diff and the JSON answer all recurse once per level
+        raise ValueError(f"Not a readable notebook: nested over {MAX_NOTEBOOK_DEPTH} levels")
     try:
         nb = reads(data)
         if nb.get("nbformat", 4) < 4:
@@ -221,6 +229,8 @@ def loads_notebook(data: str | bytes) -> Any:
         raise ValueError(f"Not a readable notebook: {e}") from e
     except (AttributeError, KeyError, TypeError) as e:
         raise ValueError(f"Not a readable notebook: {e!r}") from e
+    except RecursionError:
+        raise ValueError("Not a readable notebook: nested too deeply") from None
     return nb
 
 

@@ -224,9 +224,10 @@ class CatFile:
                     header = proc.stdout.readline()
                     if not header:
                         raise BrokenPipeError
-                    fields = header.split()
-                    if len(fields) == 2 and fields[1] in (b"missing", b"ambiguous"):
+                    # "<spec> missing": the spec may hold spaces, so only its end is certain
+                    if header.rstrip(b"\n").endswith((b" missing", b" ambiguous")):
                         return None
+                    fields = header.split()
                     oid, kind, size = fields[0].decode(), fields[1].decode(), int(fields[2])
                     data = proc.stdout.read(size)
                     proc.stdout.read(1)  # the newline after the content

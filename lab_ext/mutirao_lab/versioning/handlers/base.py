@@ -3,11 +3,11 @@ request's repository."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from ...comments.model import ROLES
 from ...handlers import MutiraoHandler
+from ...jsonbody import JSONBodyError, check_text
 from .. import repo as ops
 from ..gitcore import GitCore, GitError, Repository, check_path
 from ..service import Versioning
@@ -31,14 +31,6 @@ class GitHandler(MutiraoHandler):
         self.service = service
         self._body: dict[str, Any] | None = None
 
-    def write_error(self, status_code: int, **kwargs: Any) -> None:
-        exc = kwargs.get("exc_info", (None, None))[1]
-        if isinstance(exc, GitError):
-            self.set_header("Content-Type", "application/json")
-            self.finish(json.dumps({"message": exc.message, "reason": None}))
-            return
-        super().write_error(status_code, **kwargs)
-
     async def prepare(self) -> None:  # type: ignore[override]
         await super().prepare()
         if self.current_user is not None and len(self.request.body) > LARGE_BODY_BYTES:
@@ -55,22 +47,25 @@ class GitHandler(MutiraoHandler):
     def body(self) -> dict[str, Any]:
         if self._body is None:
             limit, too_large = self.body_limit()
-            if len(self.request.body) > limit:
-                raise GitError(413, too_large)
             try:
-                model = json.loads(self.request.body or b"{}")
-            except ValueError as e:
-                raise GitError(400, f"the request body is not JSON: {e}") from None
-            if not isinstance(model, dict):
-                raise GitError(400, "the request body must be a JSON object")
-            self._body = model
+                self._body = self.json_object(limit)
+            except JSONBodyError as e:
+                raise GitError(e.status, too_large if e.status == 413 else e.message) from None
         return self._body
 
     def arg(self, name: str, default: Any = None) -> Any:
-        """A parameter: from the query string on GET and DELETE, the JSON body otherwise."""
+        """A parameter: from the query string on GET and DELETE, the JSON body otherwise.
+        Text is refused (400) if it holds a NUL or a lone surrogate: git could take neither."""
         if self.request.method in ("GET", "DELETE"):
-            return self.get_query_argument(name, default)
-        return self.body().get(name, default)
+            value = self.get_query_argument(name, default)
+        else:
+            value = self.body().get(name, default)
+        if isinstance(value, str):
+            try:
+                check_text(value, f"`{name}`")
+            except JSONBodyError as e:
+                raise GitError(e.status, e.message) from None
+        return value
 
     def flag(self, name: str) -> bool:
         value = self.arg(name, False)

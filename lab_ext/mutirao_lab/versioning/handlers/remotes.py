@@ -64,18 +64,19 @@ class RemoteHandler(GitHandler):
 
 class CredentialsHandler(GitHandler):
     """The requesting user's own remote credentials: ``GET`` lists hosts (never passwords),
-    ``PUT {host, username, password}`` stores, ``DELETE ?host=`` forgets."""
+    ``PUT {host, username, password}`` stores, ``DELETE ?host=`` forgets. Editors and owners
+    only: credentials serve pull and push, which need the editor role."""
 
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        await self.allow(write=False)
+        await self.allow(write=True)
         self.write_json({"hosts": self.service.credentials.hosts(self.current_user.username)})
 
     @web.authenticated
     @authorized
     async def put(self) -> None:
-        await self.allow(write=False)
+        await self.allow(write=True)
         host, login, password = self.arg("host"), self.arg("username"), self.arg("password")
         if not all(isinstance(v, str) and v for v in (host, login, password)):
             raise GitError(400, "`host`, `username` and `password` must be non-empty strings")
@@ -91,7 +92,7 @@ class CredentialsHandler(GitHandler):
     @web.authenticated
     @authorized
     async def delete(self) -> None:
-        await self.allow(write=False)
+        await self.allow(write=True)
         host = self.arg("host")
         if not isinstance(host, str) or not host:
             raise GitError(400, "`host` is required")
