@@ -8,6 +8,7 @@ configured :class:`~mutirao_lab.comments.roles.RoleResolver`, with :func:`.model
 from __future__ import annotations
 
 import copy
+import json
 import posixpath
 import time
 from typing import Any
