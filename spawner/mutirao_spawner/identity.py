@@ -42,8 +42,9 @@ def stored_identity(session: Any, db_url: str) -> tuple[str, frozenset[str]]:
     """``(id, aliases)`` from the hub database behind ``session`` (a SQLAlchemy session, the
     hub's own), made on first use: a random id and, when the database already has servers, the
     legacy id as an alias."""
-    bind = session.get_bind()
-    TABLE.create(bind, checkfirst=True)
+    # through the session's own connection: a second connection would wait for the session's
+    # open transaction to end (SQLite's lock), holding the hub's event loop meanwhile
+    TABLE.create(session.connection(), checkfirst=True)
     row = session.execute(select(TABLE.c.id, TABLE.c.legacy_id)).first()
     if row is None:
         from jupyterhub import orm
