@@ -31,7 +31,7 @@ from .comments.store import CommentStore
 from .handlers import VersionHandler
 from .jsonbody import DEFAULT_MAX_DEPTH
 from .looplag import LoopLagProbe
-from .rooms import save_on_stop, ydoc_filter
+from .rooms import save_on_stop, timeline, ydoc_filter
 from .rooms.authorizer import RoomAuthorizer
 from .rooms.contents import room_contents_class
 from .rooms.resolver import RoomRoleResolver
@@ -214,6 +214,22 @@ class MutiraoApp(ExtensionApp):
             raise ValueError("max_json_depth must be between 1 and 500")
         return proposal["value"]
 
+    max_timeline_forks = Int(
+        timeline.DEFAULT_MAX_FORKS,
+        help="""Most document timelines (jupyter-collaboration's ``GET
+        api/collaboration/timeline``, the history slider) the server keeps at once.
+
+        Each timeline is a copy of the document's whole history; asked again for a document
+        that has not changed, the copy already made is given. Past this many, the least
+        recently asked for is released (a client still stepping through it is told the fork
+        is gone). Default: ``4``. Example::
+
+            c.MutiraoApp.max_timeline_forks = 8
+
+        .. versionadded:: 0.2
+        """,
+    ).tag(config=True)
+
     allow_insecure_remotes = Bool(
         False,
         help="""Also accept ``http://`` git remotes (clone, pull, push), for a git server on a
@@ -390,6 +406,8 @@ class MutiraoApp(ExtensionApp):
         # jupyter_server_ydoc (loaded before mutirao_lab: extensions load in name order)
         # has registered its websocket by now
         assert self.serverapp is not None
+        if not timeline.install(self.serverapp.web_app):
+            self.log.info("Mutirão: no collaboration timeline to bound")
         if not ydoc_filter.install(self.serverapp.web_app):
             self.log.info("Mutirão: no collaboration websocket to make read-only for viewers")
         # Once the server is up, move everything start-up allocated (hundreds of thousands of

@@ -17,6 +17,7 @@ from . import (
     p6_time_to_lab,
     r1_comments,
     r3_rooms,
+    r5_hostile,
 )
 
 
@@ -31,6 +32,7 @@ def main() -> int:
         p6_time_to_lab,
         r1_comments,
         r3_rooms,
+        r5_hostile,
     ):
         print(bench.run(), flush=True)
     return 0

@@ -13,18 +13,25 @@ import json
 import os
 
 import pytest
+from jupyter_server_ydoc.handlers import FORK_DOCUMENTS
+from pycrdt import Map
 from tornado.httpclient import HTTPClientError
 
 from . import test_room_authorizer as room
 from .test_room_authorizer import auth
 
+# the shared fixtures, by name
 hub_env, server_user, notebook = room.hub_env, room.server_user, room.notebook
+connect = room.connect
 
 
 @pytest.fixture
 def jp_server_config(tmp_path_factory):
     config = room.jp_server_config.__wrapped__()
-    config["MutiraoApp"] = {"credentials_dir": str(tmp_path_factory.mktemp("credentials"))}
+    config["MutiraoApp"] = {
+        "credentials_dir": str(tmp_path_factory.mktemp("credentials")),
+        "max_timeline_forks": 2,
+    }
     return config
 
 
@@ -120,3 +127,41 @@ async def test_git_credentials_need_an_editor(jp_fetch, user, allowed):
         assert json.loads(text)["hosts"] == [{"host": "git.example.org", "username": user}]
     code, text = await call(jp_fetch, *api, method="DELETE", params={"host": "x"}, user=user)
     assert code == (404 if allowed else 403), text
+
+
+async def test_timeline_forks_are_reused_and_bounded(jp_serverapp, jp_fetch, connect, notebook):
+    await connect("edu")
+    room_id = connect.room_ids[0]
+    ydoc_app = next(iter(jp_serverapp.extension_manager.extension_apps["jupyter_server_ydoc"]))
+    server = ydoc_app.ywebsocket_server
+    await room.until(lambda: room_id in server.rooms)
+    timeline = ("api", "collaboration", "timeline", notebook)
+    params = {"format": "json", "type": "notebook"}
+
+    async def fork() -> str:
+        code, text = await call(jp_fetch, *timeline, params=params, user="edu")
+        assert code == 200, text
+        return json.loads(text)["forkRoom"]
+
+    # asked again for an unchanged document: the same fork, not another copy of the history
+    first = await fork()
+    assert {await fork() for _ in range(5)} == {first}
+    # a changed document gets a new fork; past max_timeline_forks the oldest are released
+    made = [first]
+    for i in range(3):
+        with server.rooms[room_id].ydoc.transaction():
+            server.rooms[room_id].ydoc.get("r5", type=Map)["edit"] = i
+        made.append(await fork())
+    assert len(set(made)) == 4
+    for gone in made[:2]:
+        assert gone not in FORK_DOCUMENTS
+        assert gone not in server.rooms
+    for kept in made[2:]:
+        assert kept in FORK_DOCUMENTS
+        assert kept in server.rooms
+    # malformed requests are 4xx, not upstream's 500
+    code, _ = await call(jp_fetch, *timeline, user="edu")
+    assert code == 400
+    code, _ = await call(jp_fetch, "api", "collaboration", "timeline", "nope.ipynb",
+                         params=params, user="edu")  # fmt: skip
+    assert code == 404
