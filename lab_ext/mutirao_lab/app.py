@@ -39,6 +39,8 @@ from .rooms.roles import DEFAULT_ROOM_PREFIX, is_room
 from .rooms.sessions import OpenSockets
 from .rooms.shares import HubShares
 from .runtime import RuntimeHandler
+from .versioning.birth import ensure_repository
+from .versioning.gitcore import GitError, check_branch_name
 from .versioning.handlers import handlers as versioning_handlers
 from .versioning.service import Versioning
 
@@ -244,6 +246,40 @@ class MutiraoApp(ExtensionApp):
         """,
     ).tag(config=True)
 
+    default_branch = Unicode(
+        "main",
+        help="""The branch of a repository Mutirão initializes: a room's at its birth, and
+        any folder's through "Initialize repository" in the History panel
+        (``POST /git/init``). Default: ``main``. Example::
+
+            c.MutiraoApp.default_branch = "trunk"
+
+        .. versionadded:: 0.2
+        """,
+    ).tag(config=True)
+
+    @validate("default_branch")
+    def _check_default_branch(self, proposal):
+        try:
+            return check_branch_name(proposal["value"])
+        except GitError as e:
+            raise ValueError(e.message) from None
+
+    init_room_repository = Bool(
+        True,
+        help="""Make a room's folder a git repository when the room's server starts and the
+        folder is not one yet: ``git init`` on ``default_branch``, a ``.gitignore`` that keeps
+        out secrets and runtime files, and a first commit of it, authored by the room's
+        creator (named by the rooms service at start) or else by the room. Only on a room's
+        server (``$JUPYTERHUB_USER`` starts with the room prefix); personal servers offer
+        "Initialize repository" in the History panel instead. Default: ``True``. Example::
+
+            c.MutiraoApp.init_room_repository = False
+
+        .. versionadded:: 0.2
+        """,
+    ).tag(config=True)
+
     def initialize_settings(self):
         assert self.serverapp is not None
         assert self.serverapp.event_logger is not None
@@ -263,6 +299,7 @@ class MutiraoApp(ExtensionApp):
         self.log.info("Mutirão comments database: %s", path)
         self.versioning = Versioning(self, self.comments.roles)
         self.versioning.attach(self.serverapp)
+        self._birth()
         self._watch_shares()
 
     def _link_jupyter_server_extension(self, serverapp):
@@ -298,6 +335,31 @@ class MutiraoApp(ExtensionApp):
             )
             return
         serverapp.contents_manager_class = room_class
+
+    def _birth(self) -> None:
+        """A room's folder becomes a repository at its server's first start (before the
+        server answers any request)."""
+        authorizer = getattr(self.serverapp, "authorizer", None)
+        prefix = (
+            authorizer.room_user_prefix
+            if isinstance(authorizer, RoomAuthorizer)
+            else DEFAULT_ROOM_PREFIX
+        )
+        if not self.init_room_repository or not is_room(
+            os.environ.get("JUPYTERHUB_USER", ""), prefix
+        ):
+            return
+        try:
+            made = ensure_repository(self.versioning.core, self.default_branch)
+        except Exception as e:  # the room still opens; History offers "Initialize repository"
+            self.log.warning("Mutirão: could not make the room's folder a repository: %s", e)
+            return
+        if made is not None:
+            self.log.info(
+                "Mutirão: the room's folder is a git repository (branch %s, first commit by %s)",
+                made["branch"],
+                made["author"]["name"],
+            )
 
     def _watch_shares(self) -> None:
         """On a room's server under JupyterHub, keep the room's shares in the Authorizer, and

@@ -159,7 +159,8 @@ class GPUSpawnerMixin(GPUSpawnerOptions):
         return []
 
     def gpu_environment(self) -> dict[str, str]:
-        """Environment for the user server: which GPUs it may see, and when it will be stopped.
+        """Environment for the user server: which GPUs it may see, when it will be stopped, and
+        a new room's creator (the spawn option ``room_creator`` the rooms service sets).
 
         ``CUDA_VISIBLE_DEVICES`` is always set, to ``""`` for a CPU profile, so a server never
         falls back to seeing every GPU of the machine.
@@ -176,6 +177,10 @@ class GPUSpawnerMixin(GPUSpawnerOptions):
         if self.stop_at:
             env["MUTIRAO_STOP_AT"] = str(int(self.stop_at))
             env["MUTIRAO_STOP_WARNING_S"] = str(int(self.max_runtime_warning_s))
+        creator = (self.user_options or {}).get("room_creator")
+        if isinstance(creator, str) and 0 < len(creator) <= 512 and creator.isprintable():
+            # the author of a new room's first commit (mutirao_lab.versioning.birth)
+            env["MUTIRAO_ROOM_CREATOR"] = creator
         return env
 
     # -- configuration resolved per user -----------------------------------------------------

@@ -206,7 +206,8 @@ def choose(
     """
     teams = frozenset(teams)
     allowed = allowed_profiles(profiles, team_profiles, teams)
-    unknown = sorted(set(options) - {"profile", "image", "gpus"})
+    # room_creator: named by the rooms service, passed to the server (see mixin), not chosen here
+    unknown = sorted(set(options) - {"profile", "image", "gpus", "room_creator"})
     if unknown:
         raise ProfileError(f"unknown spawn option {unknown[0][:40]!r}")
     if "profile" in options and options["profile"] not in ("", None, [""]):

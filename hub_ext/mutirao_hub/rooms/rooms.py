@@ -722,8 +722,29 @@ class RoomsManager:
         policy.require_role(actor, self.settings.start_role, "starting the room's server")
         self._not_archived(room)
         options = {"profile": room.profile} if room.profile else {}
+        if room.created_by:
+            # the author of the room's first commit (see mutirao_lab.versioning.birth)
+            options["room_creator"] = await self.creator_ident(room.created_by)
         status = await self.hub.start_server(self.room_user(room), options)
         return {"status": status, "server": await self.server_model(room)}
+
+    async def creator_ident(self, username: str) -> str:
+        """``Display Name <e-mail>`` of a room's creator, as a git author: the hub's
+        ``user_info``, else the user name and ``<name>@users.noreply.mutirao`` (what the room's
+        server uses for a person whose e-mail it does not know)."""
+        try:
+            model = await self.hub.get_user(username)
+        except HubAPIError:
+            model = None
+        info = (model or {}).get("user_info") or {}
+        name = info.get("display_name") if isinstance(info.get("display_name"), str) else None
+        email = info.get("email") if isinstance(info.get("email"), str) else None
+
+        def clean(text: str) -> str:
+            return "".join(c for c in text if c not in "<>" and c.isprintable()).strip()[:200]
+
+        email = clean(email or "").replace(" ", "") or f"{clean(username)}@users.noreply.mutirao"
+        return f"{clean(name or '') or clean(username)} <{email}>"
 
     async def stop(self, person: dict, name: str) -> None:
         room, actor = await self.room_for(person, name)

@@ -30,6 +30,7 @@ from typing import Any
 
 from jupyter_core.utils import ensure_async
 
+from ..versioning import writers
 from . import awareness
 
 #: The Y protocol's message types (y-protocols ``sync`` and ``awareness``; pycrdt's
@@ -188,6 +189,9 @@ def _make_handler_class() -> type | None:
                     reply = {"type": "save", "responseTo": decoder.read_var_uint()}
                     await self.send(self._encode_json_message({**reply, "status": "skipped"}))
                     return
+            elif is_document_write(message):
+                # who edited, for the next snapshot's Edited-by (see versioning.writers)
+                writers.wrote(self.settings, self._room_id, self.current_user, message)
             await super().on_message(message)
 
     return ReadOnlyAwareYDocWebSocketHandler

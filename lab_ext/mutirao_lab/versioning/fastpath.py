@@ -15,9 +15,10 @@ a merge or rebase in progress, an unborn or detached HEAD, hooks, signing, a com
 or commit encoding of the user's, an index git must rewrite itself (version 4, split, sparse).
 
 Log (:func:`derived_page`): a page of history for a tip whose ancestors' pages are cached. A
-commit with one parent is shown by ``git log [-- path]`` right before its parent's history,
-when it changes the path; so after a commit (from here or from the command line) the new page
-is the new commits, read through ``git cat-file``, in front of the cached one.
+commit with one parent is shown by ``git log [--follow -- path]`` right before its parent's
+history, when it changes the path; so after a commit (from here or from the command line) the
+new page is the new commits, read through ``git cat-file``, in front of the cached one. A
+commit that adds the path (a new file, or a rename) goes to ``git log --follow``.
 """
 
 from __future__ import annotations
@@ -409,6 +410,10 @@ def _touches(repo: Repository, c: Commit, path: str | None) -> bool:
     return entry_at(repo, c.tree, path) != entry_at(repo, parent.tree, path)
 
 
+def _born(repo: Repository, c: Commit, path: str) -> bool:
+    return entry_at(repo, read_commit(repo, c.parents[0]).tree, path) is None
+
+
 def derived_page(
     repo: Repository, tip: str, path: str | None, skip: int, limit: int
 ) -> list[dict[str, Any]] | None:
@@ -424,6 +429,8 @@ def derived_page(
             if len(c.parents) != 1:
                 return None
             if _touches(repo, c, path):
+                if path is not None and _born(repo, c, path):
+                    return None  # added or renamed here: `git log --follow` finds its past
                 ahead.append(c.to_json())
             current = c.parents[0]
             if len(ahead) > skip + limit:

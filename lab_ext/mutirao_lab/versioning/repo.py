@@ -16,7 +16,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from . import fastpath
+from . import fastpath, protected
 from .diff import loads_notebook
 from .gitcore import (
     GitCore,
@@ -27,6 +27,7 @@ from .gitcore import (
     check_paths,
     git_env,
     is_worktree_root,
+    run_git,
 )
 
 #: Where nbdime's drivers are declared in a managed repository: in ``.git/info/attributes``,
@@ -36,6 +37,8 @@ NBDIME_ATTRIBUTES = "*.ipynb\tdiff=jupyternotebook merge=jupyternotebook\n"
 _SEP, _REC = "\x00", "\x1e"
 LOG_FORMAT = "%x1e" + "%x00".join(["%H", "%P", "%an", "%ae", "%at", "%cn", "%ce", "%ct", "%s"])
 MAX_LOG = 500
+#: The first commit's message in a repository Mutirão initializes.
+FIRST_MESSAGE = "Start versioning: ignore secrets and runtime files"
 
 
 @dataclass(frozen=True)
@@ -126,17 +129,50 @@ def configure_nbdime(repo: Repository) -> None:
     repo.nbdime_configured = True  # type: ignore[attr-defined]
 
 
-def init_repo(core: GitCore, rel: str) -> dict[str, Any]:
+def init_repo(
+    core: GitCore,
+    rel: str,
+    author: Person,
+    committer: Person,
+    branch: str = "main",
+) -> dict[str, Any]:
+    """Make the folder ``rel`` a managed repository: ``git init`` on ``branch``, the default
+    ``.gitignore`` (or the patterns an existing one lacks), and a first commit of it alone,
+    authored by ``author``. The other files stay untracked: the commit dialog offers them."""
+    branch = check_branch_name(branch)
     full = core.abspath(rel)
     if is_worktree_root(full):
-        raise GitError(409, f"{rel or '/'} is already a git repository")
+        raise GitError(409, f"{rel or 'this folder'} is already a git repository")
+    ignore = os.path.join(full, ".gitignore")
+    if os.path.islink(ignore) or (os.path.lexists(ignore) and not os.path.isfile(ignore)):
+        raise GitError(409, ".gitignore is not a plain file; move it away first")
     os.makedirs(full, exist_ok=True)
-    import git  # GitPython: imported on first use, it costs a tenth of a second at start-up
-
-    git.Repo.init(full, initial_branch="main").close()
+    run_git(full, "init", "-q", "-b", branch)
     repo = core.repo(rel)
     configure_nbdime(repo)
-    return {"repo": rel, "branch": "main"}
+    try:
+        with open(ignore, encoding="utf-8") as f:
+            current = f.read()
+    except FileNotFoundError:
+        current = ""
+    except (OSError, UnicodeDecodeError):
+        raise GitError(409, ".gitignore cannot be read as text; move it away first") from None
+    text = protected.merged_gitignore(current) if current else protected.gitignore_text()
+    if text != current:
+        with open(ignore, "w", encoding="utf-8") as f:
+            f.write(text)
+    with repo.writing():
+        repo.git("add", "--", ".gitignore")
+        repo.git(
+            "commit",
+            "-q",
+            "--no-verify",
+            "-F",
+            "-",
+            input=FIRST_MESSAGE.encode("utf-8"),
+            env=ident_env(author, committer),
+        )
+    return {"repo": rel, "branch": branch, "commit": head(repo), "author": author.to_json()}
 
 
 # -- reading ----------------------------------------------------------------------------------
@@ -159,7 +195,10 @@ def changed_paths(repo: Repository, a: str | None, b: str | None) -> list[str]:
     return [p for p in out.decode("utf-8", "replace").split("\0") if p]
 
 
-def status(repo: Repository) -> dict[str, Any]:
+def status(repo: Repository, renames: dict[str, str] | None = None) -> dict[str, Any]:
+    """Branch, upstream, ahead/behind and the changed files, never a secret or runtime file
+    (:mod:`.protected`). ``renames`` (new path -> old path, from the server's rename events)
+    pairs a deleted file with the untracked file it became: one entry, ``worktree: "R"``."""
     out = repo.git("status", "--porcelain=v1", "-z", "-b", "--untracked-files=all")
     entries = out.decode("utf-8", "replace").split("\0")
     branch_line, files = "", []
@@ -177,7 +216,10 @@ def status(repo: Repository) -> dict[str, Any]:
         if x in "RC":
             item["from"] = entries[i]
             i += 1
+        if protected.denied(path) or protected.denied(item.get("from", "")):
+            continue
         files.append(item)
+    files = _pair_renames(files, renames or {})
     branch, ahead, behind, upstream = branch_line, 0, 0, None
     m = re.match(r"^(?:No commits yet on )?(.+?)(?:\.\.\.(\S+))?(?: \[(.*)\])?$", branch_line)
     if m:
@@ -196,6 +238,75 @@ def status(repo: Repository) -> dict[str, Any]:
         "merge_head": merge_head(repo),
         "files": files,
     }
+
+
+def origin(renames: dict[str, str], path: str) -> str | None:
+    """The name ``path`` had before the ``renames`` (new -> old, files or folders)."""
+    if path in renames:
+        return renames[path]
+    parts = path.split("/")
+    for i in range(len(parts) - 1, 0, -1):
+        folder = "/".join(parts[:i])
+        if folder in renames:
+            return renames[folder] + "/" + "/".join(parts[i:])
+    return None
+
+
+def _pair_renames(files: list[dict[str, Any]], renames: dict[str, str]) -> list[dict[str, Any]]:
+    if not renames:
+        return files
+    deleted = {f["path"] for f in files if "D" in (f["index"], f["worktree"])}
+    paired: dict[str, str] = {}
+    for f in files:
+        old = origin(renames, f["path"])
+        if f["index"] == "?" and old is not None and old in deleted:
+            paired[f["path"]] = old
+    if not paired:
+        return files
+    gone = set(paired.values())
+    out = []
+    for f in files:
+        if f["path"] in gone and "D" in (f["index"], f["worktree"]):
+            continue
+        if f["path"] in paired:
+            f = {"path": f["path"], "index": " ", "worktree": "R", "from": paired[f["path"]]}
+        out.append(f)
+    return out
+
+
+def with_renamed(repo: Repository, paths: list[str], renames: dict[str, str] | None) -> list[str]:
+    """``paths`` and, for each one renamed from a tracked file that is gone, that file: the
+    commit then records the rename (the deletion and the addition together)."""
+    out = list(paths)
+    for path in paths:
+        old = origin(renames or {}, path)
+        if old is None or old in out or os.path.lexists(os.path.join(repo.path, old)):
+            continue
+        if repo.cat.read(f"HEAD:{old}") is not None:
+            out.append(old)
+    return out
+
+
+def refuse_denied(paths: list[str]) -> None:
+    """A request naming a secret or runtime file is refused (400), whatever ``.gitignore``
+    says."""
+    bad = [p for p in paths if protected.denied(p)]
+    if bad:
+        raise GitError(
+            400,
+            f"{bad[0]} is a secret or runtime file; Mutirão never commits it "
+            "(see the deny list in the versioning guide)",
+        )
+
+
+def _missing_path_message(message: str) -> str | None:
+    m = re.search(r"pathspec '(.+?)' did not match", message)
+    if m is None:
+        return None
+    return (
+        f"{m.group(1)} is no longer there: it was renamed or deleted since the list was "
+        "read. Close the dialog and open it again."
+    )
 
 
 def merge_head(repo: Repository) -> str | None:
@@ -259,8 +370,11 @@ def log(
     skip: int = 0,
     limit: int = 25,
     trailers: bool = False,
+    renames: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """One page of the history of ``rev`` (or of one file in it), newest first.
+    """One page of the history of ``rev`` (or of one file in it, across its renames),
+    newest first. A file renamed since ``rev`` (``renames``, new -> old) shows the history
+    of its old name.
 
     Cached by the commit id ``rev`` resolves to, so paging through an unchanged branch costs
     one ``git log`` per page ever."""
@@ -272,6 +386,8 @@ def log(
         if e.status == 404 and rev == "HEAD":
             return {"commits": [], "head": None, "skip": skip, "limit": limit, "more": False}
         raise
+    if path is not None and renames and repo.blob(tip, path) is None:
+        path = origin(renames, path) or path
 
     def run() -> list[dict[str, Any]]:
         if not trailers:
@@ -281,8 +397,13 @@ def log(
         fmt = LOG_FORMAT + (
             "%x00%(trailers:key=Edited-by,valueonly,separator=%x1f)" if trailers else ""
         )
-        args = ["log", f"--format={fmt}", f"--skip={skip}", f"-n{limit + 1}", tip, "--"]
-        return _parse_log(repo.git(*args, *([path] if path else [])))
+        if path is None:
+            args = ["log", f"--format={fmt}", f"--skip={skip}", f"-n{limit + 1}", tip, "--"]
+            return _parse_log(repo.git(*args))
+        # a file's history goes on under the names it had before a rename; git counts
+        # --skip before it follows, so the page is cut here
+        args = ["log", f"--format={fmt}", "--follow", f"-n{skip + limit + 1}", tip, "--", path]
+        return _parse_log(repo.git(*args))[skip:]
 
     commits = repo.cache.get_or(("log", tip, path, skip, limit, trailers), run)
     return {
@@ -338,13 +459,20 @@ def read_version(repo: Repository, rev: str, path: str) -> tuple[str, bytes]:
 # -- writing ----------------------------------------------------------------------------------
 
 
-def stage(repo: Repository, paths: list[str]) -> dict[str, Any]:
-    paths = check_paths(paths)
+def stage(
+    repo: Repository, paths: list[str], renames: dict[str, str] | None = None
+) -> dict[str, Any]:
+    paths = [p or "." for p in check_paths(paths)]
     if not paths:
         raise GitError(400, "`paths` is empty")
+    refuse_denied(paths)
+    paths = with_renamed(repo, paths, renames)
     with repo.writing():
-        repo.git("add", "-A", "--", *paths)
-    return status(repo)
+        try:
+            repo.git("add", "-A", "--", *paths, *protected.exclude_pathspecs())
+        except GitError as e:
+            raise GitError(400, _missing_path_message(e.message) or e.message) from None
+    return status(repo, renames)
 
 
 def unstage(repo: Repository, paths: list[str]) -> dict[str, Any]:
@@ -360,11 +488,23 @@ def unstage(repo: Repository, paths: list[str]) -> dict[str, Any]:
 
 
 def commit(
-    repo: Repository, paths: list[str], message: str, author: Person, committer: Person
+    repo: Repository,
+    paths: list[str],
+    message: str,
+    author: Person,
+    committer: Person,
+    renames: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Stage ``paths`` (all their changes, additions and deletions) and commit exactly them;
-    with no paths, commit what is staged. One user action, one request."""
-    paths = check_paths(paths)
+    with no paths, commit what is staged. One user action, one request.
+
+    Secret and runtime files (:mod:`.protected`) are refused by name and left out of folders;
+    a path renamed from a tracked file (``renames``, new -> old) takes the old path's deletion
+    along, so the commit records the rename."""
+    paths = [p or "." for p in check_paths(paths)]  # "." (the whole folder) checks as ""
+    refuse_denied(paths)
+    paths = with_renamed(repo, paths, renames)
+    excludes = protected.exclude_pathspecs()
     if not isinstance(message, str) or not message.strip():
         raise GitError(400, "a commit needs a message")
     try:
@@ -375,6 +515,9 @@ def commit(
     args = ["commit", "-q", "--no-edit", "--cleanup=strip", "-F", "-"]
     data = message.encode("utf-8")
     with repo.writing():
+        if not paths:
+            staged = repo.git("diff", "--cached", "--name-only", "-z", ok=(0, 1))
+            refuse_denied([p for p in staged.decode("utf-8", "replace").split("\0") if p])
         new = fastpath.commit(repo, paths, message, author, committer)
         if new is not None:
             return {
@@ -387,25 +530,33 @@ def commit(
             if paths and os.path.exists(os.path.join(repo.git_dir, "MERGE_HEAD")):
                 # concluding a merge: git refuses a partial commit, and the merge commit takes
                 # the whole index (the cleanly merged files too) once the resolved files are in
-                repo.git("add", "-A", "--", *paths)
+                repo.git("add", "-A", "--", *paths, *excludes)
                 repo.git(*args, input=data, env=env)
             elif paths and head(repo) is not None:
                 # one git process for the usual case (tracked files): `--only` takes their
                 # changes and deletions from the working tree and leaves the rest of the index
+                only = ["--only", "--", *paths, *excludes]
+                if any(os.path.isdir(os.path.join(repo.path, p)) for p in paths):
+                    # a folder's new files: known to git first
+                    repo.git("add", "-A", "--", *paths, *excludes)
                 try:
-                    repo.git(*args, "--only", "--", *paths, input=data, env=env)
+                    repo.git(*args, *only, input=data, env=env)
                 except GitError as e:
                     if "did not match any file" not in e.message:
                         raise
-                    repo.git("add", "-A", "--", *paths)  # new files: known to git first
-                    repo.git(*args, "--only", "--", *paths, input=data, env=env)
+                    # new files: known to git first
+                    repo.git("add", "-A", "--", *paths, *excludes)
+                    repo.git(*args, *only, input=data, env=env)
             else:
                 if paths:
-                    repo.git("add", "-A", "--", *paths)
+                    repo.git("add", "-A", "--", *paths, *excludes)
                 repo.git(*args, input=data, env=env)
         except GitError as e:
             if e.status == 422 and ("nothing" in e.message or "no changes" in e.message):
                 raise GitError(400, "nothing to commit: the files have no changes") from None
+            missing = _missing_path_message(e.message)
+            if missing is not None:
+                raise GitError(400, missing) from None
             raise
         sha = head(repo)
     return {

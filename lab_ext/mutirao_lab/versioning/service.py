@@ -1,8 +1,9 @@
 """The versioning service: what the versioning handlers share, made once by ``MutiraoApp``.
 
 It holds the repositories (:class:`~.gitcore.GitCore`), remote credentials, live documents,
-room roles, snapshots and the diff cache, and listens to the server: saves (contents events),
-who opens documents (collaboration awareness) and who sent each request (the request log).
+room roles, snapshots and the diff cache, and listens to the server: saves and renames
+(contents events), who wrote to each collaborative document (:mod:`.writers`, fed by the
+collaboration websocket) and who sent each request (the request log).
 """
 
 from __future__ import annotations
@@ -18,9 +19,11 @@ from . import repo as ops
 from .gitcore import LRU, GitCore
 from .livedoc import LiveDocuments
 from .snapshots import SnapshotService
+from .writers import SETTINGS_KEY, Writers
 
 CONTENTS_EVENTS = "https://events.jupyter.org/jupyter_server/contents_service/v1"
-AWARENESS_EVENTS = "https://schema.jupyter.org/jupyter_collaboration/awareness/v1"
+#: Renames remembered per server (new path -> original path), oldest forgotten first.
+MAX_RENAMES = 10_000
 
 
 class Versioning:
@@ -35,8 +38,18 @@ class Versioning:
         self.credentials = remotes.CredentialStore(os.path.expanduser(app.credentials_dir))
         self.live = LiveDocuments(self.settings, app.log)
         self.roles = roles
+        self.writers = Writers()
+        self.settings[SETTINGS_KEY] = self.writers
+        #: root-relative paths: the new name of each renamed file or folder -> its first name
+        #: since the server started (what its last commit may still call it)
+        self.renames: dict[str, str] = {}
         self.snapshots = SnapshotService(
-            self.core, lambda: float(app.snapshot_interval), app.log, self.may_edit
+            self.core,
+            lambda: float(app.snapshot_interval),
+            app.log,
+            self.may_edit,
+            self.writers_of,
+            self.renamed_from,
         )
         self.diffs = LRU(128)
         self._log_function: Any = None
@@ -56,15 +69,57 @@ class Versioning:
 
     # -- hooks into the server ---------------------------------------------------------------
 
+    def writers_of(self, path: str) -> dict:
+        """The authenticated writers of ``path``'s collaborative document since its last
+        snapshot (forgotten once read)."""
+        fim = self.settings.get("file_id_manager")
+        if fim is None:
+            return {}
+        try:
+            file_id = fim.get_id(path)
+        except Exception:
+            self.log.debug("Mutirão: no file id for %s", path, exc_info=True)
+            return {}
+        return self.writers.take(file_id)
+
+    # -- renames -----------------------------------------------------------------------------
+
+    def renamed_from(self, path: str) -> str | None:
+        """The name ``path`` (root-relative) had before the renames seen since the server
+        started, itself or through a renamed folder; None when it was not renamed."""
+        return ops.origin(self.renames, path.strip("/"))
+
+    def renames_in(self, repo_name: str) -> dict[str, str]:
+        """The renames inside the repository at folder ``repo_name``, repository-relative."""
+        if not repo_name:
+            return dict(self.renames)
+        prefix = repo_name + "/"
+        return {
+            new[len(prefix) :]: old[len(prefix) :]
+            for new, old in self.renames.items()
+            if new.startswith(prefix) and old.startswith(prefix)
+        }
+
+    def on_rename(self, old: str, new: str) -> None:
+        old, new = old.strip("/"), new.strip("/")
+        first = self.renamed_from(old) or old
+        # entries under the old name (a file in a renamed folder) move along
+        for key in [k for k in self.renames if k == old or k.startswith(old + "/")]:
+            self.renames[new + key[len(old) :]] = self.renames.pop(key)
+        if first == new:
+            self.renames.pop(new, None)  # renamed back
+        else:
+            self.renames[new] = first
+        while len(self.renames) > MAX_RENAMES:
+            self.renames.pop(next(iter(self.renames)))
+
+    # -- hooks into the server ---------------------------------------------------------------
+
     def attach(self, serverapp: Any) -> None:
-        """Listen to saves (contents events), to who opens documents (collaboration
-        awareness events), and to who sent each request (the server's request log)."""
+        """Listen to saves and renames (contents events) and to who sent each request (the
+        server's request log)."""
         events = serverapp.event_logger
         events.add_listener(schema_id=CONTENTS_EVENTS, listener=self.on_contents_event)
-        try:
-            events.add_listener(schema_id=AWARENESS_EVENTS, listener=self.on_awareness_event)
-        except Exception:  # jupyter-collaboration absent: saves through the API still count
-            self.log.debug("Mutirão: no collaboration awareness events", exc_info=True)
         # the request log sees every finished request with its user: wrap this application's
         # own log_request (jupyter_server may replace its settings' log_function later)
         web_app = serverapp.web_app
@@ -79,11 +134,10 @@ class Versioning:
 
     def detach(self, serverapp: Any) -> None:
         events = serverapp.event_logger
-        for listener in (self.on_contents_event, self.on_awareness_event):
-            try:
-                events.remove_listener(listener=listener)
-            except Exception:
-                self.log.debug("Mutirão: listener already gone", exc_info=True)
+        try:
+            events.remove_listener(listener=self.on_contents_event)
+        except Exception:
+            self.log.debug("Mutirão: listener already gone", exc_info=True)
         if self._log_function is not None:
             web_app, original = self._log_function
             web_app.log_request = original
@@ -111,18 +165,10 @@ class Versioning:
                 self.snapshots.note_editor(path, user.username)
 
     async def on_contents_event(self, logger: Any, schema_id: str, data: dict) -> None:
-        if data.get("action") == "save" and isinstance(data.get("path"), str):
-            self.snapshots.on_save(data["path"])
-
-    async def on_awareness_event(self, logger: Any, schema_id: str, data: dict) -> None:
-        room, username = data.get("roomid"), data.get("username")
-        fim = self.settings.get("file_id_manager")
-        if not isinstance(room, str) or not isinstance(username, str) or fim is None:
+        action, path = data.get("action"), data.get("path")
+        if not isinstance(path, str):
             return
-        path = fim.get_path(room.rpartition(":")[2])
-        if path is None:
-            return
-        if data.get("action") == "join":
-            self.snapshots.joined(path, username)
-        elif data.get("action") == "leave":
-            self.snapshots.left(path, username)
+        if action == "save":
+            self.snapshots.on_save(path)
+        elif action == "rename" and isinstance(data.get("source_path"), str):
+            self.on_rename(data["source_path"], path)

@@ -3,10 +3,11 @@
 A snapshot is an ordinary commit object on the hidden ref ``refs/mutirao/snapshots/<branch>``:
 its parent is the previous snapshot, its tree is the previous snapshot's tree with the saved
 file replaced, and its message carries ``Edited-by:`` trailers for everyone who edited the file
-since the previous snapshot. It is written in-process like a commit (see ``fastpath``;
-``git hash-object``, ``git commit-tree`` and a temporary index where that cannot be done), so
-the branch, the user's index and the working tree are never touched, and
-``git log <branch>`` never shows a snapshot (``git log --all`` does).
+since the previous snapshot: the authenticated writers of its collaborative document (see
+:mod:`.writers`) and those who saved or restored it through the API. It is written
+in-process like a commit (see ``fastpath``; ``git hash-object``, ``git commit-tree`` and a
+temporary index where that cannot be done), so the branch, the user's index and the working
+tree are never touched, and ``git log <branch>`` never shows a snapshot (``git log --all`` does).
 
 Saves of one file are throttled: the first save is snapshotted at once, later ones at most
 once per ``snapshot_interval``, the last save of a burst always included.
@@ -23,7 +24,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import fastpath
+from . import fastpath, protected
 from .gitcore import GitCore, GitError, Repository, check_path, git_env
 from .objects import Unsupported, entry_at, read_commit, tree_with
 from .repo import Person, current_branch, head, ident_env, log
@@ -50,9 +51,11 @@ def _tree_of(repo: Repository, commit: str | None) -> str | None:
     return found[0] if found else None
 
 
-def _with_index(repo: Repository, base_tree: str | None, path: str, entry: str) -> str:
-    """The tree of ``base_tree`` with ``path`` set to ``entry`` (``mode,blob``), written
-    through a temporary index that nobody else sees."""
+def _with_index(
+    repo: Repository, base_tree: str | None, path: str, entry: str, remove: str | None = None
+) -> str:
+    """The tree of ``base_tree`` with ``path`` set to ``entry`` (``mode,blob``) and ``remove``
+    removed, written through a temporary index that nobody else sees."""
     fd, index = tempfile.mkstemp(prefix="mutirao-index-", dir=repo.git_dir)
     os.close(fd)
     os.unlink(index)  # git wants to create it
@@ -63,6 +66,8 @@ def _with_index(repo: Repository, base_tree: str | None, path: str, entry: str) 
         else:
             repo.git("read-tree", "--empty", env=env)
         repo.git("update-index", "--add", "--cacheinfo", f"{entry},{path}", env=env)
+        if remove:
+            repo.git("update-index", "--force-remove", "--", remove, env=env)
         return repo.git("write-tree", env=env).decode().strip()
     finally:
         with contextlib.suppress(FileNotFoundError):
@@ -77,15 +82,27 @@ def _ignored(repo: Repository, path: str) -> bool:
     return True
 
 
-def take(repo: Repository, path: str, editors: list[Person], committer: Person) -> str | None:
+def take(
+    repo: Repository,
+    path: str,
+    editors: list[Person],
+    committer: Person,
+    renamed_from: str | None = None,
+) -> str | None:
     """Snapshot ``path`` (repository-relative) now; the new snapshot's id, or None when the
-    file is unchanged since the previous snapshot, ignored by git, or gone."""
+    file is unchanged since the previous snapshot, ignored by git, a secret or runtime file,
+    or gone. ``renamed_from``: the file's previous path, dropped from the snapshot's tree when
+    it is gone from the disk, so the timeline follows the rename."""
     path = check_path(path)
     full = os.path.join(repo.path, path)
     if not os.path.isfile(full):
         return None
-    if _ignored(repo, path):
+    if protected.denied(path) or _ignored(repo, path):
         return None
+    if renamed_from is not None:
+        renamed_from = check_path(renamed_from)
+        if renamed_from == path or os.path.lexists(os.path.join(repo.path, renamed_from)):
+            renamed_from = None
     with repo.snapshot_lock:
         branch = current_branch(repo)
         ref = snapshot_ref(branch)
@@ -96,7 +113,9 @@ def take(repo: Repository, path: str, editors: list[Person], committer: Person) 
         message = f"Snapshot of {path}\n\n{trailers}" + (f"Base-commit: {base}\n" if base else "")
         author = editors[0] if editors else committer
         try:
-            return _take_in_process(repo, path, ref, parent, base, message, author, committer)
+            return _take_in_process(
+                repo, path, ref, parent, base, message, author, committer, renamed_from
+            )
         except Unsupported:
             pass  # the git CLI below
         blob = repo.git("hash-object", "-w", "--", path).decode().strip()
@@ -104,7 +123,9 @@ def take(repo: Repository, path: str, editors: list[Person], committer: Person) 
             before = repo.cat.read(f"{parent}:{path}")
             if before is not None and before[0] == blob:
                 return None
-        tree = _with_index(repo, _tree_of(repo, parent or base), path, f"{_mode(full)},{blob}")
+        tree = _with_index(
+            repo, _tree_of(repo, parent or base), path, f"{_mode(full)},{blob}", renamed_from
+        )
         args = ["commit-tree", tree] + (["-p", parent] if parent else []) + ["-F", "-"]
         new = repo.git(*args, input=message.encode("utf-8"), env=ident_env(author, committer))
         new_id = new.decode().strip()
@@ -121,6 +142,7 @@ def _take_in_process(
     message: str,
     author: Person,
     committer: Person,
+    renamed_from: str | None = None,
 ) -> str | None:
     """The snapshot written without a git process per step (see ``fastpath``): the blob, the
     trees and the commit in-process, the ref in a ``git update-ref`` transaction."""
@@ -137,7 +159,10 @@ def _take_in_process(
             return None
     start = parent or base
     base_tree = read_commit(repo, start).tree if start else None
-    tree = tree_with(repo, base_tree, {path: (_mode(full).encode(), blob)})
+    changes: dict[str, tuple[bytes, str] | None] = {path: (_mode(full).encode(), blob)}
+    if renamed_from is not None:
+        changes[renamed_from] = None
+    tree = tree_with(repo, base_tree, changes)
     parents = [parent] if parent else []
     new = fastpath.write_commit(repo, tree, parents, author, committer, message)
     fastpath.move_ref(repo, ref, new, parent, committer, "mutirao snapshot")
@@ -146,13 +171,18 @@ def _take_in_process(
 
 
 def timeline(
-    repo: Repository, path: str | None, branch: str | None, skip: int, limit: int
+    repo: Repository,
+    path: str | None,
+    branch: str | None,
+    skip: int,
+    limit: int,
+    renames: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     branch = branch or current_branch(repo)
     ref = snapshot_ref(branch)
     if repo.cat.read(f"{ref}^{{commit}}") is None:
         return {"branch": branch, "snapshots": [], "skip": skip, "limit": limit, "more": False}
-    page = log(repo, ref, path, skip, limit, trailers=True)
+    page = log(repo, ref, path, skip, limit, trailers=True, renames=renames)
     return {
         "branch": branch,
         "snapshots": page["commits"],
@@ -212,9 +242,10 @@ class _Pending:
 class SnapshotService:
     """Takes snapshots on save, throttled per file, and remembers who edited each file.
 
-    Editors come from the requests that saved a file (:meth:`note_editor`) and from the
-    collaborators who had the file's live document open (:meth:`joined`/:meth:`left`);
-    ``may_edit(username)`` filters out those whose room role cannot edit.
+    Editors come from the requests that saved or restored a file (:meth:`note_editor`) and
+    from the authenticated writers of its collaborative document (``writers_of(path)``, see
+    :mod:`.writers`); ``may_edit(username)`` filters out those whose room role cannot edit.
+    ``renamed_from(path)`` names the file's previous path after a rename.
     """
 
     def __init__(
@@ -223,14 +254,17 @@ class SnapshotService:
         interval: Callable[[], float],
         log: Any,
         may_edit: Callable[[str], Awaitable[bool]] | None = None,
+        writers_of: Callable[[str], dict[str, Person]] | None = None,
+        renamed_from: Callable[[str], str | None] | None = None,
     ) -> None:
         self.core = core
         self.interval = interval
         self.log = log
         self.may_edit = may_edit
+        self.writers_of = writers_of
+        self.renamed_from = renamed_from
         self.people: dict[str, Person] = {}
         self._pending: dict[str, _Pending] = {}
-        self._present: dict[str, dict[str, int]] = {}
         self._tasks: set[asyncio.Task] = set()
 
     def remember(self, username: str, person: Person) -> None:
@@ -245,18 +279,6 @@ class SnapshotService:
         self._pending.setdefault(path.strip("/"), _Pending()).editors[username] = self.person(
             username
         )
-
-    def joined(self, path: str, username: str) -> None:
-        present = self._present.setdefault(path.strip("/"), {})
-        present[username] = present.get(username, 0) + 1
-        self.note_editor(path, username)
-
-    def left(self, path: str, username: str) -> None:
-        present = self._present.get(path.strip("/"), {})
-        if present.get(username, 0) > 1:
-            present[username] -= 1
-        else:
-            present.pop(username, None)
 
     def on_save(self, path: str) -> None:
         """A file was saved: schedule its snapshot (at once, or when the interval is over)."""
@@ -277,8 +299,10 @@ class SnapshotService:
         pending.last = time.monotonic()
         names = dict(pending.editors)
         pending.editors = {}
-        for username in self._present.get(path, {}):
-            names.setdefault(username, self.person(username))
+        if self.writers_of is not None:
+            for username, person in self.writers_of(path).items():
+                self.remember(username, person)
+                names.setdefault(username, person)
         editors = []
         for username, person in sorted(names.items()):
             if self.may_edit is None or await self.may_edit(username):
@@ -290,8 +314,11 @@ class SnapshotService:
         if found is None:
             return None
         repo, inner = found
+        old = self.renamed_from(path) if self.renamed_from is not None else None
+        prefix = path[: len(path) - len(inner)]
+        old_inner = old[len(prefix) :] if old and old.startswith(prefix) else None
         try:
-            return await self.core.call(take, repo, inner, editors, Person.owner())
+            return await self.core.call(take, repo, inner, editors, Person.owner(), old_inner)
         except GitError as e:
             self.log.warning("Mutirão: no snapshot of %s: %s", path, e.message)
         except Exception:

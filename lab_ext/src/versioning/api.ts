@@ -181,6 +181,26 @@ export function diff(
   );
 }
 
+/**
+ * Make a folder (`''`: the server's own) a repository: the default `.gitignore` and a first
+ * commit authored by the current user.
+ */
+export function init(
+  repo: string
+): Promise<{ repo: string; branch: string; commit: string; author: IPerson }> {
+  return post('init', { repo });
+}
+
+/**
+ * Clone an https remote into a new folder of the server.
+ */
+export function clone(
+  url: string,
+  repo: string
+): Promise<{ repo: string; url: string; branch: string | null }> {
+  return post('clone', { url, repo });
+}
+
 export function commit(
   repo: string,
   paths: string[],

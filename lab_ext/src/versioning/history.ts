@@ -60,6 +60,10 @@ export interface IHistoryActions {
   commit(location: api.ILocation, rootPath: string): Promise<boolean>;
   branches(repo: string): Promise<void>;
   credentials(): Promise<void>;
+  /**
+   * Show a folder in the file browser (after a clone).
+   */
+  browse(path: string): Promise<void>;
 }
 
 export class HistoryPanel extends Widget {
@@ -112,6 +116,7 @@ export class HistoryPanel extends Widget {
     hint.textContent = 'Tick two versions to compare them.';
     compareRow.append(this._compare, hint);
 
+    this._empty = this._emptyState();
     this._list = el('ul', 'mutirao-HistoryList') as HTMLUListElement;
     this._more = document.createElement('button');
     this._more.className = 'jp-Button jp-mod-styled mutirao-HistoryMore';
@@ -127,6 +132,7 @@ export class HistoryPanel extends Widget {
       this._progress,
       this._status,
       compareRow,
+      this._empty,
       this._list,
       this._more
     );
@@ -168,6 +174,7 @@ export class HistoryPanel extends Widget {
     this._moreSnapshots = false;
     this._selected = [];
     this._branch = null;
+    this._outside = false;
     this._message(null);
     if (rootPath === null) {
       this._render();
@@ -198,7 +205,8 @@ export class HistoryPanel extends Widget {
         this._location === null &&
         error instanceof MutiraoAPIError &&
         error.status === 404;
-      this._message(describeError(error), !outside);
+      this._outside = outside;
+      this._message(outside ? null : describeError(error), !outside);
     }
     this._render();
     this.node.dataset.state = 'loaded';
@@ -309,6 +317,82 @@ export class HistoryPanel extends Widget {
       this._progress.hidden = true;
       this.node.dataset.busy = 'false';
     }
+  }
+
+  /**
+   * Make the server's folder a repository (the default `.gitignore`, a first commit by the
+   * current user), after saying what will happen.
+   */
+  async initialize(): Promise<void> {
+    const answer = await showDialog({
+      title: 'Initialize a repository?',
+      body: "This server's folder becomes a git repository: a .gitignore that keeps out secrets and runtime files, and a first commit of it by you. Your files stay as they are; commit them when you like.",
+      buttons: [Dialog.cancelButton(), Dialog.okButton({ label: 'Initialize' })]
+    });
+    if (!answer.button.accept) {
+      return;
+    }
+    this._busy('Initializing the repository…');
+    try {
+      const made = await api.init('');
+      this._message(
+        `Initialized a repository on ${made.branch}, first commit by ${made.author.name}.`
+      );
+      await this._reloadKeepingMessage();
+    } catch (error) {
+      this._message(`Initialize failed: ${describeError(error)}`, true);
+    } finally {
+      this._progress.hidden = true;
+      this.node.dataset.busy = 'false';
+    }
+  }
+
+  /**
+   * Ask for an https URL and a folder, and clone the repository there.
+   */
+  async clone(): Promise<void> {
+    const body = new CloneBody();
+    const answer = await showDialog({
+      title: 'Clone a repository',
+      body,
+      buttons: [Dialog.cancelButton(), Dialog.okButton({ label: 'Clone' })],
+      focusNodeSelector: '.mutirao-CloneUrl'
+    });
+    if (!answer.button.accept || !answer.value) {
+      return;
+    }
+    const { url, folder } = answer.value;
+    this._busy(`Cloning into ${folder}…`);
+    try {
+      const made = await api.clone(url, folder);
+      this._message(
+        `Cloned into ${made.repo}. Open a file in it to see its history.`
+      );
+      await this._actions.browse(made.repo);
+    } catch (error) {
+      this._message(`Clone failed: ${describeError(error)}`, true);
+    } finally {
+      this._progress.hidden = true;
+      this.node.dataset.busy = 'false';
+    }
+  }
+
+  private _emptyState(): HTMLElement {
+    const node = el('div', 'mutirao-HistoryEmpty');
+    const text = el('p', 'mutirao-HistoryEmptyText');
+    text.textContent =
+      'This file is not in a git repository. Initialize one here, or clone one into a new folder.';
+    const init = document.createElement('button');
+    init.className =
+      'jp-Button jp-mod-styled jp-mod-accept mutirao-HistoryInit';
+    init.textContent = 'Initialize repository';
+    init.onclick = () => void this.initialize();
+    const clone = document.createElement('button');
+    clone.className = 'jp-Button jp-mod-styled mutirao-HistoryClone';
+    clone.textContent = 'Clone…';
+    clone.onclick = () => void this.clone();
+    node.append(text, init, clone);
+    return node;
   }
 
   private async _restore(entry: IEntry): Promise<void> {
@@ -424,6 +508,12 @@ export class HistoryPanel extends Widget {
     this._list.replaceChildren();
     this._more.hidden = !(this._moreCommits || this._moreSnapshots);
     this._compare.disabled = this._selected.length !== 2;
+    this._empty.hidden = !this._outside;
+    this.node.dataset.repository = this._location
+      ? 'yes'
+      : this._outside
+        ? 'no'
+        : 'unknown';
     if (!this._location) {
       return;
     }
@@ -556,6 +646,61 @@ export class HistoryPanel extends Widget {
   private _compare: HTMLButtonElement;
   private _list: HTMLUListElement;
   private _more: HTMLButtonElement;
+  private _empty: HTMLElement;
+  private _outside = false;
+}
+
+/**
+ * The clone dialog's body: the remote's https URL and the new folder (named after the
+ * repository until the user names it).
+ */
+class CloneBody
+  extends Widget
+  implements Dialog.IBodyWidget<{ url: string; folder: string }>
+{
+  constructor() {
+    super();
+    this.addClass('mutirao-CloneDialog');
+    const urlLabel = document.createElement('label');
+    urlLabel.textContent = 'Repository URL (https)';
+    this._url = document.createElement('input');
+    this._url.className = 'jp-mod-styled mutirao-CloneUrl';
+    this._url.placeholder = 'https://github.com/team/project.git';
+    urlLabel.appendChild(this._url);
+    const folderLabel = document.createElement('label');
+    folderLabel.textContent = 'Into the new folder';
+    this._folder = document.createElement('input');
+    this._folder.className = 'jp-mod-styled mutirao-CloneFolder';
+    folderLabel.appendChild(this._folder);
+    this._url.oninput = () => {
+      if (!this._folderEdited) {
+        this._folder.value = folderOf(this._url.value);
+      }
+    };
+    this._folder.oninput = () => {
+      this._folderEdited = true;
+    };
+    this.node.append(urlLabel, folderLabel);
+  }
+
+  getValue(): { url: string; folder: string } {
+    return {
+      url: this._url.value.trim(),
+      folder: this._folder.value.trim() || folderOf(this._url.value)
+    };
+  }
+
+  private _url: HTMLInputElement;
+  private _folder: HTMLInputElement;
+  private _folderEdited = false;
+}
+
+/**
+ * `project` for `https://host/team/project.git`.
+ */
+export function folderOf(url: string): string {
+  const last = url.trim().replace(/\/+$/, '').split('/').pop() ?? '';
+  return last.replace(/\.git$/, '');
 }
 
 function button(

@@ -11,6 +11,7 @@ import { ICommandPalette, MainAreaWidget } from '@jupyterlab/apputils';
 import { IEditorServices } from '@jupyterlab/codeeditor';
 import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
+import { ISignal } from '@lumino/signaling';
 import { Widget } from '@lumino/widgets';
 
 import { ConflictView, ConflictsPanel } from './conflicts';
@@ -126,16 +127,38 @@ export const versioningPlugin: JupyterFrontEndPlugin<void> = {
       branches: async repo => {
         await branchDialog(repo, openConflicts);
       },
-      credentials: credentialsDialog
+      credentials: credentialsDialog,
+      browse: async path => {
+        await app.commands.execute('filebrowser:go-to-path', {
+          path: `/${path}`
+        });
+      }
     });
     shell.add(panel, 'right', { rank: 650 });
 
-    // the panel follows the document in focus; other widgets (the launcher, a diff) keep it
-    const follow = () => {
-      const path = documentPath(shell.currentWidget);
-      if (path !== null) {
-        void panel.setFile(path);
+    // the panel follows the document in focus, and that document across renames; other
+    // widgets (the launcher, a diff) keep it
+    type Context = {
+      localPath?: unknown;
+      pathChanged?: ISignal<unknown, string>;
+    };
+    let watched: Context | null = null;
+    // the signal carries the drive's path; the panel works with the local one
+    const renamed = () => {
+      if (typeof watched?.localPath === 'string') {
+        void panel.setFile(watched.localPath);
       }
+    };
+    const follow = () => {
+      const widget = shell.currentWidget;
+      const path = documentPath(widget);
+      if (path === null) {
+        return;
+      }
+      watched?.pathChanged?.disconnect(renamed);
+      watched = (widget as { context?: Context }).context ?? null;
+      watched?.pathChanged?.connect(renamed);
+      void panel.setFile(path);
     };
     if (labShell) {
       labShell.currentChanged.connect(follow);

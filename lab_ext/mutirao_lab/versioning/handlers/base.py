@@ -92,6 +92,10 @@ class GitHandler(MutiraoHandler):
         ops.configure_nbdime(repository)
         return repository
 
+    def renames(self) -> dict[str, str]:
+        """The renames seen by the server inside the request's repository (new -> old)."""
+        return self.service.renames_in(self.repo_name())
+
     def root_path(self, path: str) -> str:
         """The root-relative path of a file of the request's repository."""
         name = self.repo_name()

@@ -36,7 +36,10 @@ class LogHandler(GitHandler):
         skip, limit = self.page()
         rev = check_rev(self.arg("rev", "HEAD"))
         path = self.arg("path")
-        self.write_json(await self.core.call(ops.log, self.repo(), rev, path, skip, limit))
+        renames = self.renames()
+        self.write_json(
+            await self.core.call(ops.log, self.repo(), rev, path, skip, limit, False, renames)
+        )
 
 
 class ShowHandler(GitHandler):
@@ -87,7 +90,9 @@ class SnapshotsHandler(GitHandler):
         branch = self.arg("branch")
         if branch is not None:
             ops.check_branch_name(branch)
-        self.write_json(await self.core.call(timeline, self.repo(), path, branch, skip, limit))
+        self.write_json(
+            await self.core.call(timeline, self.repo(), path, branch, skip, limit, self.renames())
+        )
 
     @web.authenticated
     @authorized

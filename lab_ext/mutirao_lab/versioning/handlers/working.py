@@ -13,13 +13,21 @@ from .base import GitHandler
 
 
 class InitHandler(GitHandler):
-    """``POST /git/init {repo}``: make a folder a managed repository."""
+    """``POST /git/init {repo}``: make a folder a managed repository, with the default
+    ``.gitignore`` and a first commit authored by the requesting collaborator."""
 
     @web.authenticated
     @authorized
     async def post(self) -> None:
         await self.allow(write=True)
-        result = await self.core.call(ops.init_repo, self.core, self.repo_name())
+        result = await self.core.call(
+            ops.init_repo,
+            self.core,
+            self.repo_name(),
+            self.me(),
+            ops.Person.owner(),
+            self.service.app.default_branch,
+        )
         self.write_json(result, status=201)
 
 
@@ -51,7 +59,7 @@ class StatusHandler(GitHandler):
     @authorized
     async def get(self) -> None:
         await self.allow(write=False)
-        self.write_json(await self.core.call(ops.status, self.repo()))
+        self.write_json(await self.core.call(ops.status, self.repo(), self.renames()))
 
 
 class StageHandler(GitHandler):
@@ -61,8 +69,12 @@ class StageHandler(GitHandler):
     @authorized
     async def post(self, verb: str) -> None:
         await self.allow(write=True)
-        fn = ops.stage if verb == "stage" else ops.unstage
-        self.write_json(await self.core.call(fn, self.repo(), self.arg("paths", [])))
+        paths = self.arg("paths", [])
+        if verb == "stage":
+            result = await self.core.call(ops.stage, self.repo(), paths, self.renames())
+        else:
+            result = await self.core.call(ops.unstage, self.repo(), paths)
+        self.write_json(result)
 
 
 class CommitHandler(GitHandler):
@@ -80,5 +92,6 @@ class CommitHandler(GitHandler):
             self.arg("message"),
             self.me(),
             ops.Person.owner(),
+            self.renames(),
         )
         self.write_json(result, status=201)
