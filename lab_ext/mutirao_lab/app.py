@@ -11,6 +11,7 @@ from jupyter_core.paths import jupyter_data_dir
 from jupyter_server.extension.application import ExtensionApp
 from tornado.ioloop import IOLoop, PeriodicCallback
 from traitlets import Bool, Float, Int, Type, Unicode, default, validate
+from traitlets.utils.importstring import import_item
 
 from . import __version__
 from .comments.handlers import (
@@ -31,7 +32,7 @@ from .comments.store import CommentStore
 from .handlers import VersionHandler
 from .jsonbody import DEFAULT_MAX_DEPTH
 from .looplag import LoopLagProbe
-from .rooms import save_on_stop, timeline, ydoc_filter
+from .rooms import roles, routes, save_on_stop, timeline, ydoc_filter
 from .rooms.authorizer import RoomAuthorizer
 from .rooms.contents import room_contents_class
 from .rooms.resolver import RoomRoleResolver
@@ -46,6 +47,11 @@ from .versioning.service import Versioning
 
 # ids are matched loosely so that a malformed one gets the API's JSON 404, not a page
 _ID = r"([^/]+)"
+
+
+def _is_room_authorizer(configured: object) -> bool:
+    cls = import_item(configured) if isinstance(configured, str) else configured
+    return isinstance(cls, type) and issubclass(cls, RoomAuthorizer)
 
 
 class MutiraoApp(ExtensionApp):
@@ -310,8 +316,20 @@ class MutiraoApp(ExtensionApp):
         # admin chose another one.
         self._keep_contents_in_the_room(serverapp)
         configured = serverapp.config.ServerApp.get("authorizer_class")
+        prefix = serverapp.config.RoomAuthorizer.get("room_user_prefix", DEFAULT_ROOM_PREFIX)
+        room = is_room(os.environ.get("JUPYTERHUB_USER", ""), prefix)
+        if room:
+            # a room's server must not run with part of its boundary missing: an extension
+            # that fails to link or load (Mutirão's own included) stops it
+            serverapp.reraise_server_extension_failures = True
         if configured is None:
             serverapp.authorizer_class = RoomAuthorizer
+        elif room and not _is_room_authorizer(configured):
+            raise routes.RoomBoundaryError(
+                f"ServerApp.authorizer_class is {configured}: a room's server needs "
+                "mutirao_lab.rooms.authorizer.RoomAuthorizer (or a subclass) to enforce "
+                "room roles, and does not start without it"
+            )
         else:
             self.log.warning(
                 "ServerApp.authorizer_class is set to %s: Mutirão's room roles are enforced "
@@ -472,6 +490,7 @@ class MutiraoApp(ExtensionApp):
             self.log.info("Mutirão: no collaboration timeline to bound")
         if not ydoc_filter.install(self.serverapp.web_app):
             self.log.info("Mutirão: no collaboration websocket to make read-only for viewers")
+        self._guard_room()
         # Once the server is up, move everything start-up allocated (hundreds of thousands of
         # objects: modules, schemas, the lab's settings) out of the collector's reach: full
         # collections then scan only what requests allocate, and stop pausing a busy room's
@@ -484,8 +503,46 @@ class MutiraoApp(ExtensionApp):
         IOLoop.current().add_callback(save_on_stop.stop_cleanly_on_sigint, self.serverapp)
         self.log.info("Mutirão server extension %s loaded", __version__)
 
+    def _guard_room(self) -> None:
+        """On a room's server, put the room boundary on every route, or refuse to start."""
+        assert self.serverapp is not None
+        authorizer = self.serverapp.authorizer
+        if not isinstance(authorizer, RoomAuthorizer):
+            if is_room(os.environ.get("JUPYTERHUB_USER", ""), DEFAULT_ROOM_PREFIX):
+                raise routes.RoomBoundaryError(
+                    f"the server's Authorizer is {type(authorizer).__name__}, not a "
+                    "RoomAuthorizer: a room's server does not start without room roles"
+                )
+            return
+        if not authorizer.is_room():
+            return
+        web_app = self.serverapp.web_app
+        filtering = ydoc_filter.FilteringHandler
+        for rule in routes.rules(web_app):
+            route = roles.route_for(rule.target)
+            if (
+                route is not None
+                and route.family == "collaboration-room"
+                and (filtering is None or not issubclass(rule.target, filtering))
+            ):
+                raise routes.RoomBoundaryError(
+                    f"the collaboration websocket's handler is {rule.target}, which "
+                    "Mutirão cannot make read-only for viewers (has jupyter-collaboration "
+                    "changed?): a room's server does not start without it"
+                )
+        routes.install(web_app, authorizer.judge_route)
+        self.log.info("Mutirão: every route of this room's server is judged by room roles")
+
+    async def _start_jupyter_server_extension(self, serverapp):
+        # routes put in the routers without add_handlers, after every extension loaded
+        authorizer = serverapp.authorizer
+        if isinstance(authorizer, RoomAuthorizer) and authorizer.is_room():
+            routes.install(serverapp.web_app, authorizer.judge_route)
+
     async def stop_extension(self):
         assert self.serverapp is not None
+        if not hasattr(self, "loop_lag"):  # stopped before it was loaded (a refused start)
+            return
         # read before anything awaits: jupyter-collaboration's own stop, started alongside,
         # drops its rooms without saving them
         documents = save_on_stop.unsaved_documents(self.serverapp)

@@ -13,9 +13,11 @@ import os
 from typing import Any
 
 from jupyter_server.auth import Authorizer
-from traitlets import Unicode, default
+from tornado import web
+from tornado.websocket import WebSocketHandler
+from traitlets import Bool, Unicode, default
 
-from . import roles
+from . import roles, routes
 from .sessions import OpenSockets, is_websocket
 from .shares import HubShares
 
@@ -36,6 +38,9 @@ def auth_resource(handler: Any, resource: str) -> str:
     authorized as a ``write`` on ``contents`` though it only looks the file up: it is judged
     as the ``collaboration`` resource, which viewers may write.
     """
+    route = getattr(type(handler), routes.ROUTE_ATTR, None)
+    if route is not None and route.resource is not None:
+        return route.resource
     session = _session_handler()
     if session is not None and isinstance(handler, session):
         return "collaboration"
@@ -85,6 +90,21 @@ class RoomAuthorizer(Authorizer):
         """,
     ).tag(config=True)
 
+    admins_act_as_owners = Bool(
+        False,
+        help="""Let JupyterHub admins into every room as owners, without a share.
+
+        By default a hub admin who reaches a room's server without a share of the room
+        (admins may reach every server) is refused everywhere in it, like any non-member:
+        admins give themselves a share through the rooms service when they need one.
+        Default: ``False``. Example::
+
+            c.RoomAuthorizer.admins_act_as_owners = True
+
+        .. versionadded:: 0.2
+        """,
+    ).tag(config=True)
+
     #: The room's shares as the hub last listed them (set by the server extension on a room's
     #: server under JupyterHub): a browser's OAuth token carries no share scopes, so a member
     #: signed in through the browser gets their role from here.
@@ -113,7 +133,50 @@ class RoomAuthorizer(Authorizer):
         ):
             groups = hub_user.get("groups") or ()
             role = roles.highest([role, self.shares.role_for(user.username, groups)])
+        if (
+            role is None
+            and self.admins_act_as_owners
+            and isinstance(hub_user, dict)
+            and hub_user.get("kind", "user") == "user"
+            and hub_user.get("admin") is True
+        ):
+            role = "owner"
         return role
+
+    def is_room(self) -> bool:
+        """Is this server a room (its hub user's name starts with the room prefix)?"""
+        return roles.is_room(self.server_user, self.room_user_prefix)
+
+    async def judge_route(self, handler: Any, route: roles.Route | None) -> None:
+        """The room boundary, for every request to a room's server (see :mod:`.routes`):
+        refuse (403) a request its room role may not send to this route, keep nbdime's
+        paths inside the room, and give lab settings and workspaces one copy per person."""
+        method = handler.request.method or ""
+        if route is not None and route.minimum(method) == roles.PUBLIC:
+            return
+        user = getattr(handler, "current_user", None)
+        role = self.role(user)
+        if not roles.may_reach(role, route, method):
+            if user is None and not isinstance(handler, WebSocketHandler):
+                # tornado's own answer to the anonymous: sign in first (GET and HEAD of a
+                # page, as JupyterHub's OAuth needs), or 403
+                web.authenticated(lambda _handler: None)(handler)
+                if handler._finished:
+                    return
+            self.log.debug(
+                "Room role %s of %s may not %s %s (%s)",
+                role,
+                getattr(user, "username", None),
+                method,
+                handler.request.path,
+                route.family if route else "a route with no room role",
+            )
+            raise web.HTTPError(403)
+        assert route is not None
+        if route.confined:
+            routes.check_nbdime_request(handler, handler.contents_manager.root_dir)
+        if route.per_person and user is not None and user.username != self.server_user:
+            routes.personalize(handler, user.username)
 
     def is_authorized(self, handler: Any, user: Any, action: str, resource: str) -> bool:
         role = self.role(user)

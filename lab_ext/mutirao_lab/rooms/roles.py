@@ -16,6 +16,7 @@ in jupyter-server's terms (an action, ``read``, ``write`` or ``execute``, on a r
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
 #: Room roles, lowest first (ARCHITECTURE.md: room role).
 ROLES: tuple[str, ...] = ("viewer", "commenter", "editor", "owner")
@@ -53,6 +54,7 @@ RULES: dict[str, dict[str, str | None]] = {
     "lab": {"read": "viewer", "write": "editor", "execute": "editor"},
     "lsp": {"read": "viewer", "write": "editor", "execute": "editor"},
     "mutirao": {"read": "viewer", "write": "commenter", "execute": "editor"},
+    "mutirao-personal": {"read": "viewer", "write": "viewer", "execute": "editor"},
     "nbconvert": {"read": "viewer", "write": "editor", "execute": "editor"},
     "server": {"read": "viewer", "write": "editor", "execute": "editor"},
     "sessions": {"read": "viewer", "write": "editor", "execute": "editor"},
@@ -60,6 +62,439 @@ RULES: dict[str, dict[str, str | None]] = {
 }
 #: Resources of other extensions: every member reads, editors do the rest.
 DEFAULT_RULE: dict[str, str | None] = {"read": "viewer", "write": "editor", "execute": "editor"}
+
+
+#: Who may reach a :data:`ROUTES` entry without any room role: anyone, signed in or not.
+PUBLIC = "public"
+#: How a request's HTTP method is judged when a route does not name the method itself.
+METHOD_ACTIONS: dict[str, str] = {
+    "GET": "read",
+    "HEAD": "read",
+    "OPTIONS": "read",
+    "POST": "write",
+    "PUT": "write",
+    "PATCH": "write",
+    "DELETE": "write",
+}
+
+
+@dataclass(frozen=True)
+class Route:
+    """One route family of a room's server, and the lowest room role that may reach it.
+
+    ``handlers`` are the fully qualified names of the tornado handler classes the family's
+    routes are registered with (a subclass of one is judged by it, unless listed itself);
+    ``read`` is the role for GET, HEAD and OPTIONS, ``write`` for POST, PUT, PATCH and
+    DELETE, and ``methods`` overrides either for one method. A role is :data:`PUBLIC`
+    (anyone), a room role (that role or higher) or ``None`` (nobody). ``per_person``
+    routes keep one copy of their data per person (lab settings and workspaces);
+    ``confined`` routes take file paths that must stay inside the room (nbdime).
+    ``resource``, when set, is what the handler's own Authorizer checks are judged as
+    (:data:`RULES`), for the few handlers whose jupyter-server resource says too much.
+    """
+
+    family: str
+    path: str
+    handlers: tuple[str, ...]
+    read: str | None = "viewer"
+    write: str | None = "editor"
+    methods: Mapping[str, str | None] = field(default_factory=dict)
+    per_person: bool = False
+    confined: bool = False
+    resource: str | None = None
+    note: str = ""
+
+    def minimum(self, method: str) -> str | None:
+        """The lowest role that may send ``method`` here (``None``: nobody)."""
+        method = method.upper()
+        if method in self.methods:
+            return self.methods[method]
+        action = METHOD_ACTIONS.get(method)
+        if action == "read":
+            return self.read
+        if action == "write":
+            return self.write
+        return None
+
+
+_JS = "jupyter_server"
+_LAB = "jupyterlab_server"
+_YDOC = "jupyter_server_ydoc.handlers"
+_NBDIME = "nbdime.webapp.nb_server_extension"
+_HUB = "jupyterhub.singleuser.extension"
+_C = "mutirao_lab.comments.handlers"
+_V = "mutirao_lab.versioning.handlers"
+
+#: Every route family a room's server registers, with who may reach it: the room boundary.
+#: A request to a route whose handler is in no entry is refused (403), whatever its
+#: handler would have done. Handlers that ask the Authorizer themselves are also judged
+#: by :data:`RULES`: both must allow. The access-matrix test walks the routes a room's
+#: server really registers and fails on any route missing here.
+ROUTES: tuple[Route, ...] = (
+    # -- jupyter-server: pages, static files and sign-in ----------------------------------
+    Route(
+        "static",
+        "static/…, lab/extensions/…, static/lab/…, favicon.ico, robots.txt",
+        (f"{_JS}.base.handlers.FileFindHandler", f"{_JS}.base.handlers.PublicStaticFileHandler"),
+        read=PUBLIC,
+        write=None,
+        note="the lab's and the extensions' own files (no room data)",
+    ),
+    Route(
+        "sign-in",
+        "login, logout, oauth_callback",
+        (
+            f"{_JS}.auth.login.LoginFormHandler",
+            f"{_JS}.auth.logout.LogoutHandler",
+            f"{_HUB}.JupyterHubLogoutHandler",
+            f"{_HUB}.JupyterHubOAuthCallbackHandler",
+        ),
+        read=PUBLIC,
+        write=PUBLIC,
+        note="signing in through the hub and out",
+    ),
+    Route(
+        "redirects",
+        "…/ (trailing slash), unknown paths (404 page)",
+        (f"{_JS}.base.handlers.TrailingSlashHandler", f"{_JS}.base.handlers.Template404"),
+        read=PUBLIC,
+        write=PUBLIC,
+        note="a redirect to the same path without its slash, and the 404 page",
+    ),
+    Route("home", "/ (to the default page)", (f"{_JS}.base.handlers.MainHandler",)),
+    Route(
+        "server-info",
+        "api, api/spec.yaml, api/status, api/me, api/resolvePath",
+        (
+            f"{_JS}.base.handlers.APIVersionHandler",
+            f"{_JS}.services.api.handlers.APISpecHandler",
+            f"{_JS}.services.api.handlers.APIStatusHandler",
+            f"{_JS}.services.api.handlers.IdentityHandler",
+            f"{_JS}.services.api.handlers.PathResolverHandler",
+        ),
+        methods={"PATCH": "viewer"},
+        note="who am I (PATCH /api/me changes only one's own name and colour)",
+    ),
+    Route("metrics", "metrics", (f"{_JS}.base.handlers.PrometheusMetricsHandler",), read="editor"),
+    Route(
+        "config",
+        "api/config/<section>",
+        (f"{_JS}.services.config.handlers.ConfigHandler",),
+        note="the server's frontend config sections, shared by the room",
+    ),
+    Route(
+        "contents",
+        "api/contents/…, its checkpoints and trust, api/notebooks/…",
+        (
+            f"{_JS}.services.contents.handlers.ContentsHandler",
+            f"{_JS}.services.contents.handlers.CheckpointsHandler",
+            f"{_JS}.services.contents.handlers.ModifyCheckpointsHandler",
+            f"{_JS}.services.contents.handlers.TrustNotebooksHandler",
+            f"{_JS}.services.contents.handlers.NotebooksRedirectHandler",
+        ),
+    ),
+    Route(
+        "files",
+        "files/…, view/…",
+        (f"{_JS}.base.handlers.AuthenticatedFileHandler", f"{_JS}.view.handlers.ViewHandler"),
+    ),
+    Route(
+        "kernels",
+        "api/kernels, api/kernels/<id>, …/restart, …/interrupt",
+        (
+            f"{_JS}.services.kernels.handlers.MainKernelHandler",
+            f"{_JS}.services.kernels.handlers.KernelHandler",
+            f"{_JS}.services.kernels.handlers.KernelActionHandler",
+        ),
+    ),
+    Route(
+        "kernel-channels",
+        "api/kernels/<id>/channels (websocket)",
+        (f"{_JS}.services.kernels.websocket.KernelWebsocketHandler",),
+        read="editor",
+        note="running code",
+    ),
+    Route(
+        "kernelspecs",
+        "api/kernelspecs, api/kernelspecs/<name>, kernelspecs/<name>/…",
+        (
+            f"{_JS}.services.kernelspecs.handlers.MainKernelSpecHandler",
+            f"{_JS}.services.kernelspecs.handlers.KernelSpecHandler",
+            f"{_JS}.kernelspecs.handlers.KernelSpecResourceHandler",
+        ),
+        write=None,
+    ),
+    Route(
+        "sessions",
+        "api/sessions, api/sessions/<id>",
+        (
+            f"{_JS}.services.sessions.handlers.SessionRootHandler",
+            f"{_JS}.services.sessions.handlers.SessionHandler",
+        ),
+    ),
+    Route(
+        "nbconvert",
+        "nbconvert/<format>/<path>, api/nbconvert; POST nbconvert/<format>",
+        (
+            f"{_JS}.nbconvert.handlers.NbconvertFileHandler",
+            f"{_JS}.nbconvert.handlers.NbconvertPostHandler",
+            f"{_JS}.services.nbconvert.handlers.NbconvertRootHandler",
+        ),
+    ),
+    Route(
+        "csp-reports",
+        "api/security/csp-report",
+        (f"{_JS}.services.security.handlers.CSPReportHandler",),
+        write="viewer",
+        note="the browser's content-security reports",
+    ),
+    Route(
+        "shutdown",
+        "api/shutdown",
+        (f"{_JS}.services.shutdown.ShutdownHandler",),
+        read=None,
+        note="stops the room's server for everyone",
+    ),
+    Route(
+        "events",
+        "api/events (emit), api/events/subscribe (websocket)",
+        (
+            f"{_JS}.services.events.handlers.EventHandler",
+            f"{_JS}.services.events.handlers.SubscribeWebsocket",
+        ),
+    ),
+    # -- jupyter-server-terminals, jupyter-lsp, jupyter-server-fileid ---------------------
+    Route(
+        "terminals",
+        "api/terminals, api/terminals/<name>, terminals/websocket/<name>",
+        (
+            "jupyter_server_terminals.api_handlers.TerminalRootHandler",
+            "jupyter_server_terminals.api_handlers.TerminalHandler",
+            "jupyter_server_terminals.handlers.TermSocket",
+        ),
+        read="editor",
+        note="a shell as the room's account",
+    ),
+    Route(
+        "lsp-status",
+        "lsp/status",
+        ("jupyter_lsp.handlers.LanguageServersHandler",),
+        write=None,
+    ),
+    Route(
+        "lsp",
+        "lsp/ws/<language server> (websocket)",
+        ("jupyter_lsp.handlers.LanguageServerWebSocketHandler",),
+        read="editor",
+        note="language servers can change files and run code",
+    ),
+    Route(
+        "file-ids",
+        "api/fileid/id, api/fileid/path",
+        (
+            "jupyter_server_fileid.handler.FileIDHandler",
+            "jupyter_server_fileid.handler.FilePathHandler",
+        ),
+        write=None,
+    ),
+    # -- jupyter-collaboration ------------------------------------------------------------
+    Route(
+        "collaboration-session",
+        "api/collaboration/session/<path>",
+        (f"{_YDOC}.DocSessionHandler",),
+        write="viewer",
+        resource="collaboration",
+        note="opens a document for live co-editing; changes nothing",
+    ),
+    Route(
+        "collaboration-room",
+        "api/collaboration/room/<room> (websocket)",
+        (f"{_YDOC}.YDocWebSocketHandler",),
+        note="viewers and commenters receive edits; their own are dropped",
+    ),
+    Route(
+        "collaboration-history",
+        "api/collaboration/timeline/…, fork/…, undo_redo/…",
+        (f"{_YDOC}.TimelineHandler", f"{_YDOC}.DocForkHandler", f"{_YDOC}.UndoRedoHandler"),
+        read="editor",
+        note="the document's history and forks of it",
+    ),
+    # -- JupyterLab -----------------------------------------------------------------------
+    Route(
+        "lab",
+        "lab, lab/tree/…, lab/workspaces/…, doc/…",
+        (f"{_LAB}.handlers.LabHandler", f"{_LAB}.handlers.NotFoundHandler"),
+        write=None,
+    ),
+    Route(
+        "lab-settings",
+        "lab/api/settings, lab/api/settings/<plugin>",
+        (f"{_LAB}.settings_handler.SettingsHandler",),
+        write="viewer",
+        per_person=True,
+        note="each person's own settings (theme, shortcuts, ...)",
+    ),
+    Route(
+        "lab-workspaces",
+        "lab/api/workspaces, lab/api/workspaces/<name>",
+        (f"{_LAB}.workspaces_handler.WorkspacesHandler",),
+        write="viewer",
+        per_person=True,
+        note="each person's own layout of open tabs",
+    ),
+    Route(
+        "lab-translations",
+        "lab/api/translations, lab/api/translations/<locale>",
+        (f"{_LAB}.translations_handler.TranslationsHandler",),
+        write=None,
+        per_person=True,
+        note="in the person's own language setting",
+    ),
+    Route(
+        "lab-listings",
+        "lab/api/listings/…, lab/api/themes/…, lab/api/licenses/…, lab/api/news, lab/api/update",
+        (
+            f"{_LAB}.listings_handler.ListingsHandler",
+            f"{_LAB}.themes_handler.ThemesHandler",
+            f"{_LAB}.licenses_handler.LicensesHandler",
+            "jupyterlab.handlers.announcements.NewsHandler",
+            "jupyterlab.handlers.announcements.CheckForUpdateHandler",
+        ),
+        write=None,
+    ),
+    Route(
+        "lab-extensions",
+        "lab/api/build, lab/api/extensions, lab/api/plugins",
+        (
+            "jupyterlab.handlers.build_handler.BuildHandler",
+            "jupyterlab.handlers.extension_manager_handler.ExtensionHandler",
+            "jupyterlab.handlers.plugin_manager_handler.PluginHandler",
+        ),
+        note="installing, building and turning on extensions changes the lab for everyone",
+    ),
+    # -- nbdime ---------------------------------------------------------------------------
+    Route(
+        "nbdime-pages",
+        "nbdime/difftool, nbdime/checkpoint-difftool, nbdime/git-difftool",
+        (
+            f"{_NBDIME}.AuthMainDifftoolHandler",
+            f"{_NBDIME}.CheckpointDifftoolHandler",
+            f"{_NBDIME}.GitDifftoolHandler",
+        ),
+        write=None,
+    ),
+    Route(
+        "nbdime-api",
+        "nbdime/api/diff, nbdime/api/gitdiff, nbdime/api/isgit",
+        (
+            f"{_NBDIME}.ExtensionApiDiffHandler",
+            f"{_NBDIME}.GitDiffHandler",
+            f"{_NBDIME}.IsGitHandler",
+        ),
+        methods={"POST": "viewer"},
+        write=None,
+        confined=True,
+        note="diffs files inside the room only; never fetches a URL",
+    ),
+    # -- Mutirão --------------------------------------------------------------------------
+    Route(
+        "mutirao-info",
+        "mutirao/api/version, mutirao/api/runtime",
+        ("mutirao_lab.handlers.VersionHandler", "mutirao_lab.runtime.RuntimeHandler"),
+        write=None,
+    ),
+    Route(
+        "comments",
+        "mutirao/api/comments/threads/…, …/export, …/events",
+        (
+            f"{_C}.ThreadsHandler",
+            f"{_C}.ThreadHandler",
+            f"{_C}.ResolveHandler",
+            f"{_C}.RepliesHandler",
+            f"{_C}.CommentHandler",
+            f"{_C}.CommentEventsHandler",
+        ),
+        write="commenter",
+        note="the comments API then applies its own finer rule: a commenter edits and "
+        "deletes only their own comments",
+    ),
+    Route(
+        "comments-export",
+        "mutirao/api/comments/export",
+        (f"{_C}.ExportHandler",),
+        note="GET downloads a notebook's threads; POST writes a new notebook file",
+    ),
+    Route(
+        "comments-personal",
+        "mutirao/api/comments/mentions, …/mentions/read, …/members",
+        (f"{_C}.MentionsHandler", f"{_C}.MentionsReadHandler", f"{_C}.MembersHandler"),
+        write="viewer",
+        resource="mutirao-personal",
+        note="one's own mentions; marking them read changes nothing others see",
+    ),
+    Route(
+        "versioning",
+        "mutirao/api/git/…",
+        (
+            f"{_V}.working.InitHandler",
+            f"{_V}.working.StatusHandler",
+            f"{_V}.working.LocateHandler",
+            f"{_V}.working.StageHandler",
+            f"{_V}.working.CommitHandler",
+            f"{_V}.history.LogHandler",
+            f"{_V}.history.ShowHandler",
+            f"{_V}.history.RestoreHandler",
+            f"{_V}.history.SnapshotsHandler",
+            f"{_V}.history.PromoteHandler",
+            f"{_V}.history.DiffHandler",
+            f"{_V}.branches.BranchesHandler",
+            f"{_V}.branches.CheckoutHandler",
+            f"{_V}.branches.MergeHandler",
+            f"{_V}.branches.ConflictHandler",
+            f"{_V}.remotes.CloneHandler",
+            f"{_V}.remotes.RemoteHandler",
+            f"{_V}.resolve.ResolveHandler",
+        ),
+    ),
+    Route(
+        "git-credentials",
+        "mutirao/api/git/credentials",
+        (f"{_V}.remotes.CredentialsHandler",),
+        read="editor",
+        note="one's own credentials for pushing and pulling, which only editors do",
+    ),
+)
+
+_BY_HANDLER: dict[str, Route] = {name: route for route in ROUTES for name in route.handlers}
+
+
+def class_name(cls: type) -> str:
+    """A handler class's fully qualified name, as :data:`ROUTES` spells it."""
+    return f"{cls.__module__}.{cls.__name__}"
+
+
+def route_for(handler_class: type) -> Route | None:
+    """The :data:`ROUTES` entry of a handler class (or of its nearest listed base class);
+    ``None``: not in the table, so nobody may reach it."""
+    for cls in getattr(handler_class, "__mro__", ()):
+        route = _BY_HANDLER.get(class_name(cls))
+        if route is not None:
+            return route
+    return None
+
+
+def may_reach(role: str | None, route: Route | None, method: str) -> bool:
+    """May someone with room role ``role`` (``None``: no role, or not signed in) send
+    ``method`` to ``route``? Unknown routes and methods are refused; owners may do all the
+    rest."""
+    if route is None:
+        return False
+    minimum = route.minimum(method)
+    if minimum is None:
+        return False
+    if minimum == PUBLIC:
+        return True
+    return role_rank(role) >= role_rank(minimum) > 0
 
 
 def role_rank(role: str | None) -> int:
