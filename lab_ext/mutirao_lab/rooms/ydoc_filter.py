@@ -11,6 +11,10 @@ if not, the connection's document updates (Y sync step 2 and update messages) an
 client's sync step 1 (so it receives the document and everyone's edits) and awareness (so
 its cursor and presence are seen).
 
+The connections that may write also say who wrote: each document update they send is
+recorded (by user, per file id) for the next snapshot's ``Edited-by``
+(:mod:`mutirao_lab.versioning.writers`).
+
 The decision is made when the websocket opens. A role changed on the hub reaches an open
 connection at the server's next reading of the room's shares (:mod:`.sessions`): a connection
 that may no longer write, or no longer read, is closed with a message JupyterLab shows

@@ -299,10 +299,16 @@ def refuse_denied(paths: list[str]) -> None:
         )
 
 
-def _missing_path_message(message: str) -> str | None:
+def _missing_path_message(message: str, root: str, paths: list[str]) -> str | None:
+    """Git's "pathspec did not match" in words: a path gone since the status was read, or a
+    folder with nothing to commit (git names the deny list's exclusions then)."""
     m = re.search(r"pathspec '(.+?)' did not match", message)
     if m is None:
         return None
+    name = m.group(1)
+    if name.startswith(":(") or os.path.lexists(os.path.join(root, name)):
+        shown = name if not name.startswith(":(") else ", ".join(paths)
+        return f"nothing to commit in {shown}: only files git ignores, or secret and runtime files"
     return (
         f"{m.group(1)} is no longer there: it was renamed or deleted since the list was "
         "read. Close the dialog and open it again."
@@ -471,7 +477,8 @@ def stage(
         try:
             repo.git("add", "-A", "--", *paths, *protected.exclude_pathspecs())
         except GitError as e:
-            raise GitError(400, _missing_path_message(e.message) or e.message) from None
+            missing = _missing_path_message(e.message, repo.path, paths)
+            raise GitError(400, missing or e.message) from None
     return status(repo, renames)
 
 
@@ -554,7 +561,7 @@ def commit(
         except GitError as e:
             if e.status == 422 and ("nothing" in e.message or "no changes" in e.message):
                 raise GitError(400, "nothing to commit: the files have no changes") from None
-            missing = _missing_path_message(e.message)
+            missing = _missing_path_message(e.message, repo.path, paths)
             if missing is not None:
                 raise GitError(400, missing) from None
             raise
