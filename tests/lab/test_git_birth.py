@@ -20,6 +20,7 @@ from tornado.websocket import websocket_connect
 from mutirao_lab.versioning import protected
 from mutirao_lab.versioning.birth import ensure_repository
 from mutirao_lab.versioning.gitcore import GitCore
+from mutirao_lab.versioning.service import RENAMES_FILE, load_renames
 from mutirao_lab.versioning.writers import carries_change
 
 from . import test_git_api as base
@@ -287,6 +288,16 @@ async def test_history_follows_a_rename_and_the_commit_records_it(api, repo, jp_
     assert git(repo, "status", "--porcelain") == ""
     code, log = await api("GET", "log", params=params)
     assert [c["message"] for c in log["commits"]] == ["rename", "second", "first"]
+
+
+async def test_renames_are_kept_across_a_restart(api, repo, jp_fetch, jp_serverapp, jp_root_dir):
+    await rename(jp_fetch, "proj/notes.md", "proj/readme.md")
+    saved = jp_root_dir / RENAMES_FILE
+    await until(lambda: saved.exists())
+    # what a restarted server reads back
+    assert load_renames(str(saved)) == {"proj/readme.md": "proj/notes.md"}
+    saved.write_text("[not a mapping]")
+    assert load_renames(str(saved)) == {}
 
 
 async def test_a_commit_of_a_file_gone_since_the_dialog_opened_says_so(api, repo):

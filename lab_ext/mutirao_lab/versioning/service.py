@@ -8,8 +8,11 @@ collaboration websocket) and who sent each request (the request log).
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+import json
 import os
+import threading
 from typing import Any
 
 from jupyter_server.auth.identity import User
@@ -24,6 +27,21 @@ from .writers import SETTINGS_KEY, Writers
 CONTENTS_EVENTS = "https://events.jupyter.org/jupyter_server/contents_service/v1"
 #: Renames remembered per server (new path -> original path), oldest forgotten first.
 MAX_RENAMES = 10_000
+#: Where they are kept across restarts, under the server's root (never committed: .mutirao/).
+RENAMES_FILE = os.path.join(".mutirao", "renames.json")
+
+
+def load_renames(path: str) -> dict[str, str]:
+    """The renames saved at ``path`` (new -> old); empty when missing or not readable."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    found = {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, str)}
+    return dict(list(found.items())[-MAX_RENAMES:])
 
 
 class Versioning:
@@ -42,7 +60,10 @@ class Versioning:
         self.settings[SETTINGS_KEY] = self.writers
         #: root-relative paths: the new name of each renamed file or folder -> its first name
         #: since the server started (what its last commit may still call it)
-        self.renames: dict[str, str] = {}
+        self._renames_path = os.path.join(self.core.root_dir, RENAMES_FILE)
+        self.renames: dict[str, str] = load_renames(self._renames_path)
+        self._renames_lock = threading.Lock()
+        self._renames_seq = self._renames_saved = 0
         self.snapshots = SnapshotService(
             self.core,
             lambda: float(app.snapshot_interval),
@@ -112,6 +133,25 @@ class Versioning:
             self.renames[new] = first
         while len(self.renames) > MAX_RENAMES:
             self.renames.pop(next(iter(self.renames)))
+        self._renames_seq += 1
+        self.core.pool.submit(self._save_renames, self._renames_seq, dict(self.renames))
+
+    def _save_renames(self, seq: int, renames: dict[str, str]) -> None:
+        """Write the renames (in the git pool; a later call's copy wins over an earlier)."""
+        with self._renames_lock:
+            if seq <= self._renames_saved:
+                return
+            tmp = self._renames_path + ".tmp"
+            try:
+                os.makedirs(os.path.dirname(self._renames_path), exist_ok=True)
+                with open(tmp, "w", encoding="utf-8") as f:
+                    json.dump(renames, f)
+                os.replace(tmp, self._renames_path)
+                self._renames_saved = seq
+            except OSError as e:
+                self.log.warning("Mutirão: could not keep the renames: %s", e)
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
 
     # -- hooks into the server ---------------------------------------------------------------
 
