@@ -19,6 +19,7 @@ from jupyter_server.auth.identity import User
 
 from . import remotes
 from . import repo as ops
+from .diffproc import DiffWorker
 from .gitcore import LRU, GitCore
 from .livedoc import LiveDocuments
 from .snapshots import SnapshotService
@@ -73,6 +74,7 @@ class Versioning:
             self.renamed_from,
         )
         self.diffs = LRU(128)
+        self.diff_worker = DiffWorker()
         self._log_function: Any = None
 
     # -- who ---------------------------------------------------------------------------------
@@ -183,6 +185,7 @@ class Versioning:
             web_app.log_request = original
         self.snapshots.close()
         self.core.close()
+        self.diff_worker.close()
 
     def on_request(self, handler: Any) -> None:
         """Remember who saved a file through the contents API (for ``Edited-by``), and every

@@ -4,21 +4,19 @@ and the diff of a file between two versions."""
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
 from .. import repo as ops
-from ..diff import DiffTooLarge, diff_cache_key, diff_notebooks, diff_text, loads_notebook
+from ..diff import DiffTooLarge, diff_cache_key, loads_notebook
 from ..gitcore import GitError, Repository, check_path, check_rev
 from ..snapshots import promote, timeline
 from .base import GitHandler
 
 #: The version name of the working copy (the file on disk) in diffs.
 WORKING = "WORKING"
-EMPTY_NOTEBOOK = {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
 
 
 def blob_id(data: bytes) -> str:
@@ -65,8 +63,8 @@ class RestoreHandler(GitHandler):
         rev = check_rev(self.arg("rev"))
         blob, data = await self.core.call(ops.read_version, self.repo(), rev, path)
         if path.endswith(".ipynb"):
-            try:
-                loads_notebook(data)
+            try:  # parsing megabytes of JSON: in the pool, not on the event loop
+                await self.core.call(loads_notebook, data)
             except ValueError as e:
                 raise GitError(422, f"{path} at {rev} is not a valid notebook: {e}") from None
         root_path = self.root_path(path)
@@ -131,6 +129,10 @@ class DiffHandler(GitHandler):
     file on disk). Notebooks answer nbdime's format (``base`` + ``diff``), other files a
     unified diff. Cached by the two blobs' ids."""
 
+    def compute_etag(self) -> None:
+        # a hash of megabytes on the event loop, for a response that is never revalidated
+        return None
+
     def _side(self, repository: Repository, rev: str, path: str) -> tuple[str, bytes | None]:
         if rev == WORKING:
             full = os.path.join(repository.path, path)
@@ -152,7 +154,7 @@ class DiffHandler(GitHandler):
         path: str,
         revs: tuple[str, str],
         options: dict[str, bool],
-    ) -> str:
+    ) -> bytes:
         (blob_a, a), (blob_b, b) = (self._side(repository, r, path) for r in revs)
         if a is None and b is None:
             raise GitError(404, f"{path} is in neither version")
@@ -160,52 +162,16 @@ class DiffHandler(GitHandler):
         notebook = path.endswith(".ipynb")
         key = diff_cache_key(blob_a, blob_b, {**options, "notebook": notebook})
 
-        def run() -> str:
-            max_bytes = int(limits.max_diff_bytes)
-            for data in (a, b):
-                if data is not None and len(data) > max_bytes:
-                    raise DiffTooLarge(
-                        f"{path} is larger than the diff size limit of {max_bytes:,} bytes "
-                        "(MutiraoApp.max_diff_bytes), so no diff was computed."
-                    )
+        def run() -> bytes:
             sides = {
                 "from": {"rev": revs[0], "blob": blob_a},
                 "to": {"rev": revs[1], "blob": blob_b},
             }
-            if notebook:
-                nbs = []
-                for rev, data in zip(revs, (a, b), strict=True):
-                    if data is None:
-                        nbs.append(dict(EMPTY_NOTEBOOK))
-                        continue
-                    try:
-                        nbs.append(loads_notebook(data))
-                    except ValueError as e:
-                        raise GitError(
-                            422,
-                            f"{path} at {rev} is not a valid notebook, so it cannot be diffed: {e}",
-                        ) from None
-                diff = diff_notebooks(
-                    nbs[0],
-                    nbs[1],
-                    ignore_outputs=options["ignore_outputs"],
-                    ignore_metadata=options["ignore_metadata"],
-                    deadline_s=float(limits.diff_timeout_s),
-                    max_bytes=max_bytes,
-                )
-                return json.dumps(
-                    {"path": path, "kind": "notebook", **sides, "base": nbs[0], "diff": diff}
-                )
-            texts = ["" if d is None else d.decode("utf-8", "replace") for d in (a, b)]
-            lines = diff_text(
-                texts[0],
-                texts[1],
-                fromfile=f"a/{path}",
-                tofile=f"b/{path}",
-                deadline_s=float(limits.diff_timeout_s),
-                max_bytes=max_bytes,
-            )
-            return json.dumps({"path": path, "kind": "text", **sides, "unified": lines})
+            # in the worker process: see diffproc
+            return self.service.diff_worker.run(
+                path, revs, sides, a, b, options, int(limits.max_diff_bytes),
+                float(limits.diff_timeout_s),
+            )  # fmt: skip
 
         try:
             return self.service.diffs.get_or(key, run)
