@@ -39,6 +39,11 @@ class Writers:
         if username not in people:
             people[username] = Person.from_user(user)
 
+    def knows(self, room_id: str, user: Any) -> bool:
+        """Whether ``user`` is already recorded as a writer of ``room_id``'s document."""
+        people = self._by_file.get(room_id.rpartition(":")[2])
+        return people is not None and getattr(user, "username", None) in people
+
     def take(self, file_id: str | None) -> dict[str, Person]:
         """The writers of ``file_id`` since the last call, forgotten."""
         if not file_id:
@@ -64,5 +69,8 @@ def wrote(settings: Any, room_id: str, user: Any, message: bytes) -> None:
     """Record that ``user`` wrote ``message`` (a document write) to the document ``room_id``
     (``<format>:<type>:<file id>``); called by the collaboration websocket."""
     writers = settings.get(SETTINGS_KEY) if hasattr(settings, "get") else None
-    if isinstance(writers, Writers) and carries_change(message):
+    # decoding copies the update: skipped for someone already recorded since the snapshot
+    if not isinstance(writers, Writers) or writers.knows(room_id, user):
+        return
+    if carries_change(message):
         writers.wrote(room_id, user)
