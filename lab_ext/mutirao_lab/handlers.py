@@ -14,7 +14,24 @@ from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
 
-from .jsonbody import DEFAULT_MAX_DEPTH, JSONBodyError, parse_json_body
+from .jsonbody import DEFAULT_MAX_DEPTH, JSONBodyError, nested_deeper_than, parse_json_body
+
+#: Deepest JSON body that any other handler of a room's server (jupyter-server's contents,
+#: sessions and kernels, jupyter-collaboration, JupyterLab, nbdime) is given: a notebook
+#: saved through the contents API nests a few levels, never a hundred.
+MAX_OTHER_BODY_DEPTH = 100
+
+
+def refuse_deep_json(handler: web.RequestHandler) -> None:
+    """400 for a request body nested deeper than :data:`MAX_OTHER_BODY_DEPTH`, before a
+    handler's own parser recurses into it (some answer a ``RecursionError`` with a 500)."""
+    body = handler.request.body
+    json_like = body and body.lstrip()[:1] in (b"[", b"{")
+    if json_like and nested_deeper_than(body, MAX_OTHER_BODY_DEPTH):
+        raise web.HTTPError(
+            400, f"the request body is nested deeper than {MAX_OTHER_BODY_DEPTH} levels"
+        )
+
 
 #: The jupyter-server authorization resource for Mutirão's own endpoints; an Authorizer sees
 #: ``(user, action, "mutirao")`` for each request.

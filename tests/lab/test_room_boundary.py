@@ -165,3 +165,21 @@ async def test_timeline_forks_are_reused_and_bounded(jp_serverapp, jp_fetch, con
     code, _ = await call(jp_fetch, "api", "collaboration", "timeline", "nope.ipynb",
                          params=params, user="edu")  # fmt: skip
     assert code == 404
+
+
+@pytest.mark.parametrize(
+    ("method", "parts"),
+    [
+        ("PUT", ("api", "contents", "deep.ipynb")),
+        ("POST", ("api", "contents")),
+        ("PATCH", ("api", "contents", "nb.ipynb")),
+        ("POST", ("api", "sessions")),
+        ("POST", ("api", "kernels")),
+        ("PUT", ("api", "collaboration", "session", "nb.ipynb")),
+        ("POST", ("api", "collaboration", "fork", "json:notebook:x")),
+    ],
+)
+async def test_deep_json_to_other_handlers_is_400(jp_fetch, notebook, method, parts):
+    deep = "[" * 100_000 + "]" * 100_000
+    code, text = await call(jp_fetch, *parts, method=method, body=deep, user="olga")
+    assert code == 400, (parts, code, text)

@@ -27,6 +27,7 @@ from urllib.parse import quote
 from tornado import web
 from tornado.routing import Rule
 
+from ..handlers import refuse_deep_json
 from . import roles
 
 #: The attribute a guarded handler class carries: its :class:`.roles.Route` (or ``None``).
@@ -77,6 +78,7 @@ def _guarded_class(target: type, judge: Judge, cache: dict[type, type]) -> type:
         if self._finished:  # jupyter-server sent the anonymous to sign in
             return
         await judge(self, route)
+        refuse_deep_json(self)
 
     namespace: dict[str, Any] = {
         ROUTE_ATTR: route,
