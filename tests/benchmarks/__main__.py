@@ -8,6 +8,7 @@ from __future__ import annotations
 import sys
 
 from . import (
+    git_differential,
     p0_first_server,
     p1_rooms,
     p2_diff,
@@ -35,6 +36,7 @@ def main() -> int:
         r1_comments,
         r3_rooms,
         r5_hostile,
+        git_differential,
     ):
         print(bench.run(), flush=True)
     return 0

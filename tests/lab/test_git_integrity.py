@@ -9,6 +9,7 @@ checks the result with the CLI (``fsck --strict``, ``status``, the hooks' verdic
 from __future__ import annotations
 
 import hashlib
+import shutil
 import stat
 
 from mutirao_lab.versioning import fastpath
@@ -210,4 +211,26 @@ async def test_saves_and_commits_keep_the_object_store_packed(
     # and what stays loose is what came after the last check (and the unreachable blobs)
     assert int(counts["in-pack"]) >= 50, counts
     assert int(counts["count"]) <= 2 + 6 * fastpath.GC_EVERY, counts
+    git(repo, "fsck", "--strict", "--no-progress")
+
+
+async def test_a_repository_made_again_at_the_same_path_is_a_new_one(api, repo):
+    code, before = await api("GET", "log", params={"repo": "proj"})
+    assert code == 200
+    assert len(before["commits"]) == 2
+    # someone at a terminal: rm -rf proj && git init proj && a first commit
+    shutil.rmtree(repo)
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    (repo / "fresh.txt").write_text("new start\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "a new start")
+    code, after = await api("GET", "log", params={"repo": "proj"})
+    assert code == 200, after
+    assert [c["message"] for c in after["commits"]] == ["a new start"]
+    (repo / "fresh.txt").write_text("edited\n")
+    code, body = await commit(api, ["fresh.txt"], "edit")
+    assert code == 201, body
+    assert git(repo, "rev-parse", "HEAD").strip() == body["id"]
+    assert git(repo, "status", "--porcelain") == ""
     git(repo, "fsck", "--strict", "--no-progress")

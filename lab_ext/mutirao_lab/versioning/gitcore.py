@@ -392,6 +392,16 @@ def git_dirs(worktree: str) -> tuple[str, str] | None:
     return git_dir, common
 
 
+def folder_identity(folder: str) -> tuple[int, int] | None:
+    """``(device, inode)`` of a folder: a repository deleted and made again at the same path
+    (``rm -rf proj && git clone ... proj`` in a terminal) is another repository."""
+    try:
+        st = os.stat(folder)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
 def is_worktree_root(folder: str) -> bool:
     """Is ``folder`` the top of a git working tree (``.git`` folder or ``gitdir:`` file)?"""
     return git_dirs(folder) is not None
@@ -427,6 +437,11 @@ class Repository:
         if dirs is None:
             raise GitError(404, "no git repository here")
         self.git_dir, self.common_dir = dirs
+        # held open, so that the folder's inode cannot be given to a repository made again at
+        # the same path while this object lives (see :meth:`GitCore.repo`)
+        self._pin = os.open(self.common_dir, os.O_RDONLY | os.O_DIRECTORY)
+        st = os.fstat(self._pin)
+        self.identity: tuple[int, int] | None = (st.st_dev, st.st_ino)
         self.cat = CatFile(path)
         # writes (index, refs, working tree) in one repository go one at a time; reads, and
         # other repositories, are never blocked by them
@@ -482,6 +497,9 @@ class Repository:
         self.cat.close()
         self.hasher.close()
         self.refs.close()
+        if self._pin >= 0:
+            os.close(self._pin)
+            self._pin = -1
 
 
 class GitCore:
@@ -509,12 +527,19 @@ class GitCore:
         full = self.abspath(rel)
         with self._lock:
             found = self._repos.get(full)
-        if found is not None and is_worktree_root(full):
-            return found
-        if not is_worktree_root(full):
+        dirs = git_dirs(full)
+        if dirs is None:
             raise GitError(404, f"no git repository at {rel or '/'!r}")
+        if found is not None:
+            if folder_identity(dirs[1]) == found.identity:
+                return found
+            # the repository was replaced: its persistent git processes and caches are stale
+            self.forget(full)
         with self._lock:
-            return self._repos.setdefault(full, Repository(full))
+            found = self._repos.get(full)
+            if found is None:
+                found = self._repos[full] = Repository(full)
+            return found
 
     def find_repo(self, file_path: str) -> tuple[Repository, str] | None:
         """The repository holding the file at root-relative ``file_path`` and the file's path
