@@ -132,6 +132,8 @@ class HubProcess:
                 c.LocalProcessSpawner.interrupt_timeout = 2
                 c.LocalProcessSpawner.term_timeout = 2
                 c.LocalProcessSpawner.kill_timeout = 2
+                # user servers load the lab extension the tests were built with (JUPYTER_PATH)
+                c.Spawner.env_keep.append("JUPYTER_PATH")
                 """
             )
             + textwrap.dedent(extra_config)

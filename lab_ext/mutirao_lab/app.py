@@ -32,7 +32,7 @@ from .comments.store import CommentStore
 from .handlers import VersionHandler
 from .jsonbody import DEFAULT_MAX_DEPTH
 from .looplag import LoopLagProbe
-from .rooms import roles, routes, save_on_stop, timeline, ydoc_filter
+from .rooms import newcomers, pageconfig, roles, routes, save_on_stop, timeline, ydoc_filter
 from .rooms.authorizer import RoomAuthorizer
 from .rooms.contents import room_contents_class
 from .rooms.resolver import RoomRoleResolver
@@ -400,6 +400,14 @@ class MutiraoApp(ExtensionApp):
         authorizer.sockets = OpenSockets(self.log)
         self._revalidate_sockets = False
         self._refreshing = False
+        # someone who was just given the room is let in at their first request
+        newcomers.install(
+            self.serverapp.identity_provider,
+            newcomers.NewcomerRefresh(self._refresh_shares, authorizer),
+        )
+        # once every extension has set its own hook (JupyterHub's sets one as it initializes)
+        web_app = self.serverapp.web_app
+        IOLoop.current().add_callback(pageconfig.install, web_app, authorizer)
         self._shares_callback = PeriodicCallback(
             self._refresh_shares, self.share_refresh_interval * 1000, jitter=0.1
         )

@@ -118,13 +118,9 @@ def open_lab(browser, hub: HubProcess, username: str, path: str):
 
 
 def open_room_notebook(browser, hub: HubProcess, username: str):
+    # straight into the room: no "Authorize access" page for a room's server
     context, page = open_lab(browser, hub, username, f"user/{ROOM_USER}/lab/tree/{NOTEBOOK}")
     cell = page.locator(".jp-Notebook .jp-Cell").nth(1)
-    # someone else's server asks them to let it identify them (JupyterHub's OAuth consent)
-    authorize = page.get_by_role("button", name="Authorize")
-    cell.or_(authorize).wait_for(timeout=120_000)
-    if authorize.is_visible():
-        authorize.click()
     cell.wait_for(timeout=120_000)
     page.locator(f'.jp-SideBar .lm-TabBar-tab[data-id="{PANEL[1:]}"]').click()
     page.locator(f"{PANEL} .mutirao-RoomItem").first.wait_for()
@@ -305,9 +301,6 @@ def test_editor_viewer_and_non_member(hub_factory, browser, artifacts_dir):
         assert "Personal server" in carla.locator(f"{PANEL} .mutirao-ThisRoomName").inner_text()
         item.locator(".mutirao-RoomOpen").click()
         shell = carla.locator(".jp-LabShell")
-        authorize = carla.get_by_role("button", name="Authorize")
-        authorize.wait_for(timeout=120_000)
-        authorize.click()
         carla.wait_for_url(f"**/user/{ROOM_USER}/lab**", timeout=120_000)
         shell.wait_for(timeout=120_000)
         badge = carla.locator(".mutirao-ReadOnlyBadge.mutirao-mod-top")
@@ -345,3 +338,130 @@ def test_room_server_refuses_a_viewer(hub_factory):
         ).status_code
         == 201
     )
+
+
+def test_invite_before_first_sign_in(hub_factory, browser, artifacts_dir):
+    """Ana invites Carla, who has never signed in, as a viewer through the share dialog;
+    Carla signs in for the first time at the room's address and is in the room at once: no
+    consent page, no reload, no refused request; typing shows a read-only notice and the
+    file browser offers no write action."""
+    hub = hub_factory(extra_config=ROOMS_SERVICE)
+    api = RoomsAPI(hub)
+    for name in ("ana", "bruno"):  # not Carla: she has never signed in
+        assert hub.login(name).login_response.status_code == 302
+    wait_for(lambda: api.call("ana", "GET", f"rooms/{ROOM}").ok, 60, what="the seeded room")
+    write_notebook(hub.state_dir / "homes" / ROOM_USER / NOTEBOOK)
+    assert api.call("ana", "POST", f"rooms/{ROOM}/server").status_code in (200, 202)
+    wait_for(
+        lambda: api.call("ana", "GET", f"rooms/{ROOM}").json()["server"]["ready"],
+        120,
+        interval=0.5,
+        what="the room's server",
+    )
+    assert hub.api("GET", "users/carla").status_code == 404
+
+    ana_ctx, ana = open_room_notebook(browser, hub, "ana")
+    carla_ctx = None
+    try:
+        # -- Ana: the share dialog suggests people as she types, with their names and faces
+        ana.locator(f"{PANEL} .mutirao-ShareButton").click()
+        form = ana.locator(".jp-Dialog .mutirao-ShareForm")
+        form.wait_for()
+        name = form.locator(".mutirao-ShareName")
+        name.fill("bru")
+        suggestions = form.get_by_test_id("mutirao-share-suggestions")
+        bruno = suggestions.locator('.mutirao-Suggestion[data-name="bruno"]')
+        bruno.wait_for()
+        assert "Bruno Lima" in bruno.inner_text()
+        assert bruno.locator(".mutirao-AvatarInitials").inner_text() == "BL"
+        name.fill("ml-res")
+        team = suggestions.locator(
+            '.mutirao-Suggestion[data-kind="group"][data-name="ml-research"]'
+        )
+        team.wait_for()
+        team.click()
+        assert form.locator(".mutirao-ShareKind").input_value() == "team"
+        assert name.input_value() == "ml-research"
+        # -- Carla is no one on the hub yet: the share waits for her first sign-in
+        form.locator(".mutirao-ShareKind").select_option("user")
+        name.fill("carla")
+        form.locator(".mutirao-ShareRole").select_option("viewer")
+        form.locator(".mutirao-ShareSubmit").click()
+        form.locator(".mutirao-ShareResult", has_text="waits for their first sign-in").wait_for()
+        waiting = form.locator('.mutirao-ShareItem[data-pending="true"][data-name="carla"]')
+        waiting.wait_for()
+        assert "waiting for first sign-in" in waiting.inner_text()
+        assert "invited by ana" in waiting.inner_text()
+        docs_screenshot(ana.locator(".jp-Dialog-content"), "rooms-invite.png")
+        ana.locator(".jp-Dialog .jp-mod-reject").click()
+
+        # -- Carla signs in for the first time, at the room's address
+        carla_ctx = browser.new_context(viewport={"width": 1400, "height": 900})
+        carla = carla_ctx.new_page()
+        carla.set_default_timeout(60_000)
+        refused: list[str] = []
+        console_errors: list[str] = []
+        uncaught: list[str] = []
+        carla.on("response", lambda r: refused.append(r.url) if r.status == 403 else None)
+        carla.on(
+            "console",
+            lambda m: console_errors.append(m.text) if m.type == "error" else None,
+        )
+        carla.on("pageerror", lambda e: uncaught.append(str(e)))
+        navigations: list[str] = []
+        carla.on(
+            "framenavigated", lambda f: navigations.append(f.url) if f == carla.main_frame else None
+        )
+        room_url = f"user/{ROOM_USER}/lab/tree/{NOTEBOOK}"
+        carla.goto(hub.hub_url("login?next=" + quote(hub.base_url + room_url)))
+        carla.fill("#username_input", "carla")
+        carla.fill("#password_input", "carla-demo")
+        carla.click("#login_submit")
+        cell = carla.locator(".jp-Notebook .jp-Cell").nth(0)
+        cell.wait_for(timeout=120_000)
+        banner = carla.locator(".mutirao-ReadOnlyBadge.mutirao-mod-top")
+        banner.wait_for()
+        assert banner.inner_text() == "Viewer — read only"
+        labs = [u for u in navigations if u.startswith(hub.user_url(ROOM_USER, "lab"))]
+        assert len(labs) == 1, navigations  # one load of the lab: no reload
+
+        # -- she types: nothing changes, and a notice says why
+        cell.locator(".cm-content").click()
+        carla.keyboard.type("x")
+        notice = carla.locator(
+            ".jp-Notification-Toast-warning, .Toastify__toast", has_text="read only"
+        )
+        notice.first.wait_for()
+        assert "you can follow this notebook but not change it" in notice.first.inner_text()
+        assert cell.locator(".cm-content").inner_text() == "x = 1"
+
+        # -- the file browser: no upload, no new folder, no rename
+        carla.locator('.jp-SideBar .lm-TabBar-tab[data-id="filebrowser"]').click()
+        toolbar = carla.locator(".jp-FileBrowser-toolbar")
+        toolbar.wait_for()
+        new_folder = toolbar.locator('[data-command="filebrowser:create-new-directory"]')
+        assert (
+            new_folder.get_attribute("aria-disabled") == "true"
+            or new_folder.locator("button").is_disabled()
+        )
+        upload = toolbar.locator('[data-jp-item-name="uploader"]')
+        assert upload.evaluate("n => getComputedStyle(n).pointerEvents") == "none"
+        item = carla.locator(f'.jp-DirListing-item[title*="{NOTEBOOK}"]').first
+        item.click(button="right")
+        rename = carla.locator('.lm-Menu-item[data-command="filebrowser:rename"]')
+        rename.wait_for()
+        assert "lm-mod-disabled" in (rename.get_attribute("class") or "")
+        carla.keyboard.press("Escape")
+        carla.screenshot(path=str(artifacts_dir / "carla-invited.png"))
+        docs_screenshot(carla, "rooms-viewer-first-visit.png")
+
+        # not one request refused (no 403 storm while the room's server learns the share)
+        assert refused == []
+        assert not [e for e in console_errors if "403" in e], console_errors
+        assert uncaught == []
+    finally:
+        for who, ctx in (("ana", ana_ctx), ("carla", carla_ctx)):
+            if ctx is not None:
+                for page in ctx.pages:
+                    page.screenshot(path=str(artifacts_dir / f"invite-{who}-last.png"))
+                ctx.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import re
+from collections import OrderedDict
 from collections.abc import Callable as CallableType
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -196,6 +197,21 @@ class TeamAuthenticatorMixin(HasTraits):
         """,
     ).tag(config=True)
 
+    rooms_service = Unicode(
+        "mutirao-rooms",
+        help="""
+        Name of the rooms service (``c.JupyterHub.services``) asked, at a person's first
+        sign-in, to grant the room shares that waited for them (invitations by user name or
+        e-mail address), so that they can enter the room right after logging in. Empty: do
+        not ask (the rooms service's periodic pass still grants them, a little later).
+        Default: ``mutirao-rooms``. Example::
+
+            c.LocalTeamAuthenticator.rooms_service = ""
+
+        .. versionadded:: 0.2
+        """,
+    ).tag(config=True)
+
     @validate("team_roles")
     def _validate_team_roles(self, proposal):
         value = proposal["value"]
@@ -228,6 +244,8 @@ class TeamAuthenticatorMixin(HasTraits):
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
+        # user_info of people who have just signed in, until add_user (a first sign-in) runs
+        self._signing_in: OrderedDict[str, dict | None] = OrderedDict()
         # config is loaded in no particular order, so check the pair once it is all in
         if self.team_roles and not getattr(self, "manage_roles", True):
             raise TraitError("team_roles needs manage_roles = True (its default when set)")
@@ -238,6 +256,29 @@ class TeamAuthenticatorMixin(HasTraits):
         if not proposal["value"]:
             raise ValueError("room_user_prefix must not be empty")
         return proposal["value"]
+
+    async def run_post_auth_hook(self, handler, auth_model):
+        auth_model = await super().run_post_auth_hook(handler, auth_model)  # type: ignore[misc]
+        if isinstance(auth_model, dict) and auth_model.get("name"):
+            info = auth_model.get("user_info")
+            self._signing_in[auth_model["name"]] = info if isinstance(info, dict) else None
+            while len(self._signing_in) > 1000:
+                self._signing_in.popitem(last=False)
+        return auth_model
+
+    async def add_user(self, user):
+        """After the hub's own work, a first sign-in asks the rooms service for invitations
+        (:mod:`mutirao_hub.auth.invitations`); users added at hub start-up or through the
+        REST API are not signing in, and are left to the service's periodic pass."""
+        added = super().add_user(user)  # type: ignore[misc]
+        if inspect.isawaitable(added):
+            await added
+        signing_in = user.name in self._signing_in
+        info = self._signing_in.pop(user.name, None)
+        if signing_in and self.rooms_service:
+            from .invitations import welcome
+
+            await welcome(getattr(self, "parent", None), user, info, self.rooms_service)
 
     def is_reserved_name(self, username: str) -> bool:
         """True for names that belong to rooms or the suite itself."""

@@ -274,6 +274,7 @@ class RoomsService(Application):
             (p + "oauth_callback", HubOAuthCallbackHandler),
             (p + "api/?", RootAPIHandler),
             (p + "api/rooms/?", RoomsAPIHandler),
+            (p + "api/invitations/?", InvitationsAPIHandler),
             (p + "api/rooms" + room + "/?", RoomAPIHandler),
             (p + "api/rooms" + room + "/shares/?", SharesAPIHandler),
             (p + "api/rooms" + room + "/shares/(users|teams|emails)/([^/]+)/?", ShareAPIHandler),
@@ -454,6 +455,17 @@ class SharesAPIHandler(APIHandler):
         model = await self.manager.share(await self.person(), name, self.get_json_body())
         # an invitation waits for its person's first sign-in: accepted, not yet applied
         self.write_json(model, 202 if model.get("pending") else 200)
+
+
+class InvitationsAPIHandler(APIHandler):
+    """``POST api/invitations``: grant the shares waiting for the requester (the
+    authenticator calls it at a first sign-in, as the new user)."""
+
+    async def post(self):
+        model = await self.manager.hub.get_user(self.current_user["name"])
+        if model is None:
+            raise web.HTTPError(403, "Unknown user.")
+        self.write_json({"applied": await self.manager.apply_pending(model)})
 
 
 class SuggestionsAPIHandler(APIHandler):

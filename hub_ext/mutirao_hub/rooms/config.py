@@ -11,17 +11,21 @@ It adds the service to ``c.JupyterHub.services``, its role to ``c.JupyterHub.loa
 room-role scopes to ``c.JupyterHub.custom_scopes``, lets every user reach the service
 (``c.JupyterHub.extra_user_scopes``), and lets a room's server receive its members' room-role
 scopes in their OAuth tokens (``c.Spawner.oauth_client_allowed_scopes``) and list its own shares
-(``read:shares!server`` in ``c.Spawner.server_token_scopes``). Calling it again
-replaces what the previous call set.
+(``read:shares!server`` in ``c.Spawner.server_token_scopes``), and lets members into rooms'
+servers without JupyterHub's "Authorize access" page (:class:`NoConfirmClients`), and makes the
+page accepting a share link name the room and who invites (:mod:`.linkpage`). Calling it
+again replaces what the previous call set.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import socket
 import sys
 from contextlib import closing
 from pathlib import Path
+from urllib.parse import quote
 
 from traitlets.config import LazyConfigValue
 
@@ -48,6 +52,9 @@ SERVICE_SCOPES = [
 ]
 
 
+#: Mutirão's hub page templates (the share link's accept page).
+TEMPLATES = str(Path(__file__).resolve().parent.parent / "templates")
+
 #: JupyterHub's ``server`` role: what a server's own token holds when nothing else is set.
 DEFAULT_SERVER_TOKEN_SCOPES = ["users:activity!user", "access:servers!server"]
 #: Lets a server list its own shares (users hold ``read:shares`` on their own servers).
@@ -63,6 +70,34 @@ def _current(section, key: str, empty):
         # c.JupyterHub.load_roles.append(...) and friends, not yet applied to a value
         value = value.get_value(empty)
     return value
+
+
+class NoConfirmClients:
+    """The OAuth clients JupyterHub lets through without its "Authorize access" page.
+
+    JupyterHub asks a person to authorize any server that is not their own before it gets
+    their identity, and a room's server is nobody's own: each member would be asked once per
+    room (and again whenever their scopes change). Rooms are the organisation's servers, shared
+    through the rooms service, so their OAuth clients are treated like the services an admin
+    marks ``oauth_no_confirm``: this object stands in for the hub's ``oauth_no_confirm_list``
+    setting and holds every room server's client and, as before, those services.
+    """
+
+    def __init__(self, room_user_prefix: str):
+        # Spawner.oauth_client_id of a room's default server
+        self.room_client_prefix = "jupyterhub-user-" + quote(room_user_prefix)
+
+    def __contains__(self, client_id: object) -> bool:
+        if not isinstance(client_id, str):
+            return False
+        if client_id.startswith(self.room_client_prefix):
+            return True
+        from jupyterhub.app import JupyterHub
+
+        if not JupyterHub.initialized():
+            return False
+        services = getattr(JupyterHub.instance(), "_service_map", {}).values()
+        return any(s.oauth_no_confirm and s.oauth_client_id == client_id for s in services)
 
 
 def _free_port() -> int:
@@ -125,6 +160,25 @@ def rooms_service_config(
             "services": [name],
         },
     ]
+
+    # the page that accepts a share link names the room and who invites (see .linkpage)
+    from .linkpage import LinkInfo
+
+    db_url = options.get("db_url") or (
+        f"sqlite:///{Path(options.get('state_dir') or os.getcwd()) / 'mutirao_rooms.sqlite'}"
+    )
+    template_vars = dict(_current(hub, "template_vars", {}))
+    template_vars["mutirao_link"] = LinkInfo(db_url, options.get("room_user_prefix", "room-"))
+    hub.template_vars = template_vars
+    paths = [p for p in _current(hub, "template_paths", []) if p != TEMPLATES]
+    hub.template_paths = [TEMPLATES, *paths]
+
+    # members enter a room without JupyterHub's "Authorize access" page (see NoConfirmClients)
+    tornado_settings = dict(_current(hub, "tornado_settings", {}))
+    tornado_settings["oauth_no_confirm_list"] = NoConfirmClients(
+        options.get("room_user_prefix", "room-")
+    )
+    hub.tornado_settings = tornado_settings
 
     custom = dict(_current(hub, "custom_scopes", {}))
     custom.update(policy.custom_scopes())

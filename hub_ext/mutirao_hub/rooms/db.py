@@ -9,6 +9,7 @@ The URL defaults to SQLite in the service's state folder and accepts any SQLAlch
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import datetime, timezone
 
@@ -134,6 +135,32 @@ class PendingShare(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     room: Mapped[Room] = relationship(back_populates="pending")
+
+
+class RoomLink(Base):
+    """Who made a share link, so the page that accepts it can say who invites.
+
+    The hub keeps the link itself (a share code); this row keeps what the hub has no column
+    for. ``code_hash`` is the SHA-256 of the code (the secret is not stored): the hub's
+    accept page looks the row up by the code in its URL (:mod:`.linkpage`).
+    """
+
+    __tablename__ = "mutirao_room_links"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    room_id: Mapped[int] = mapped_column(ForeignKey("mutirao_rooms.id", ondelete="CASCADE"))
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    link_id: Mapped[str] = mapped_column(String(64), default="")
+    role: Mapped[str] = mapped_column(String(32), nullable=False)
+    created_by: Mapped[str] = mapped_column(String(255), default="")
+    created_by_name: Mapped[str] = mapped_column(String(255), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    room: Mapped[Room] = relationship()
+
+
+def code_hash(code: str) -> str:
+    return hashlib.sha256(code.encode("utf-8")).hexdigest()
 
 
 def make_session_factory(url: str) -> sessionmaker[Session]:

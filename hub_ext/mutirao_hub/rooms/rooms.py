@@ -19,7 +19,7 @@ from urllib.parse import quote
 from sqlalchemy import and_, or_, select
 
 from . import policy
-from .db import PendingShare, Room, RoomPerson, RoomTeam, utcnow
+from .db import PendingShare, Room, RoomLink, RoomPerson, RoomTeam, code_hash, utcnow
 from .hubapi import HubAPI, HubAPIError
 from .policy import ROLES, Actor, PolicyError
 
@@ -704,6 +704,22 @@ class RoomsManager:
         code = await self.hub.new_share_code(
             room_user, policy.share_scopes(role, room_user), expires_in
         )
+        if isinstance(code.get("code"), str):
+            # so that the page accepting the link names who invites (see .linkpage)
+            info = person.get("user_info")
+            shown = info.get("display_name") if isinstance(info, Mapping) else None
+            self.db.add(
+                RoomLink(
+                    room=room,
+                    code_hash=code_hash(code["code"]),
+                    link_id=str(code.get("id", "")),
+                    role=role,
+                    created_by=person["name"],
+                    created_by_name=shown if isinstance(shown, str) else "",
+                    created_at=utcnow(),
+                )
+            )
+            self.db.commit()
         return self._link_model(code)
 
     async def delete_link(self, person: dict, name: str, link_id: str) -> None:

@@ -8,6 +8,7 @@ import {
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
 import { IGlobalAwareness } from '@jupyter/collaborative-drive';
+import { PageConfig } from '@jupyterlab/coreutils';
 import { INotebookTracker } from '@jupyterlab/notebook';
 import type { Awareness } from 'y-protocols/awareness';
 
@@ -44,6 +45,16 @@ export const roomsPlugin: JupyterFrontEndPlugin<void> = {
     });
     shell.add(panel, 'left', { rank: 950 });
 
+    // A room's server puts the person's role in the page: read-only from the first moment,
+    // before any notebook connects to a kernel the server would refuse them.
+    let readOnly = false;
+    const pageRole = PageConfig.getOption('mutiraoRoomRole');
+    if (pageRole && !canWrite(pageRole)) {
+      role = pageRole;
+      enterReadOnly(app, tracker, pageRole);
+      readOnly = true;
+    }
+
     // In a room, the role the hub gives this person (their shares and teams, as the rooms
     // service reads them); on a personal server, the role the server gives (owner).
     const learnRole = async () => {
@@ -56,8 +67,9 @@ export const roomsPlugin: JupyterFrontEndPlugin<void> = {
         role = (await comments.members()).me.role;
       }
       panel.roleChanged();
-      if (!canWrite(role)) {
+      if (!canWrite(role) && !readOnly) {
         enterReadOnly(app, tracker, role ?? 'viewer');
+        readOnly = true;
       }
     };
     learnRole().catch(error =>

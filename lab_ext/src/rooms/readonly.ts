@@ -6,7 +6,11 @@
  * type into a document that never changes for anyone else: every cell and text editor is
  * read-only, commands that change documents, files or kernels are disabled (menus, toolbars
  * and shortcuts all go through the command registry), no kernel is started for them, and a
- * badge in the top bar and in each notebook's toolbar says "Viewer — read only".
+ * badge in the top bar and in each notebook's toolbar says "Viewer — read only". A key typed
+ * into a document, or files dropped on the file browser, bring up a notice saying why nothing
+ * happens; the file browser's upload button is disabled with its other write actions. (The
+ * server leaves terminals out of a read-only member's page, so the lab neither offers nor
+ * polls them: see mutirao_lab.rooms.pageconfig.)
  */
 import { JupyterFrontEnd } from '@jupyterlab/application';
 import { Notification } from '@jupyterlab/apputils';
@@ -39,6 +43,24 @@ export function readOnlyLabel(role: string): string {
   const name = role.charAt(0).toUpperCase() + role.slice(1);
   return `${name} — read only`;
 }
+
+/** Keys that would change a document: printable characters, deletion, a new line. */
+export function isEditingKey(event: KeyboardEvent): boolean {
+  if (event.ctrlKey || event.metaKey || event.altKey) {
+    return false;
+  }
+  if (event.key === 'Enter') {
+    return !event.shiftKey; // Shift+Enter runs: the command registry says no to that
+  }
+  return (
+    event.key.length === 1 ||
+    event.key === 'Backspace' ||
+    event.key === 'Delete'
+  );
+}
+
+/** Milliseconds during which a second notice is not shown. */
+export const NOTICE_INTERVAL = 3000;
 
 function badge(role: string, className: string): Widget {
   const w = new Widget();
@@ -89,6 +111,52 @@ export function enterReadOnly(
     }
   }
 
+  // A typed key is not dropped silently: say once in a while why nothing changes.
+  let lastNotice = 0;
+  const notice = (what: string) => {
+    const now = Date.now();
+    if (now - lastNotice < NOTICE_INTERVAL) {
+      return;
+    }
+    lastNotice = now;
+    Notification.warning(
+      `${readOnlyLabel(role)}: you can follow this ${what} but not change it.`,
+      { autoClose: 4000 }
+    );
+  };
+  document.addEventListener(
+    'keydown',
+    event => {
+      const target = event.target as HTMLElement | null;
+      const editor = target?.closest?.('.cm-editor');
+      if (!editor || !isEditingKey(event)) {
+        return;
+      }
+      const inMain = editor.closest('.jp-MainAreaWidget, .jp-NotebookPanel');
+      if (inMain) {
+        notice(editor.closest('.jp-Notebook') ? 'notebook' : 'document');
+      }
+    },
+    true
+  );
+  // Files dropped on the file browser would be uploaded or moved: refuse, and say so.
+  const refuseDrop = (event: Event) => {
+    const target = event.target as HTMLElement | null;
+    if (!target?.closest?.('.jp-FileBrowser')) {
+      return;
+    }
+    event.preventDefault();
+    event.stopPropagation();
+    const transfer = (event as DragEvent).dataTransfer;
+    if (transfer) {
+      transfer.dropEffect = 'none';
+    }
+    notice('folder');
+  };
+  for (const type of ['dragover', 'drop', 'lm-dragover', 'lm-drop']) {
+    document.addEventListener(type, refuseDrop, true);
+  }
+
   const lockCell = (cell: Cell) => {
     // locally only: by default a cell records its read-only state in the shared
     // document's metadata ("editable"), which would lock it for everyone
@@ -96,11 +164,14 @@ export function enterReadOnly(
     cell.readOnly = true;
   };
   const lockNotebook = (panel: NotebookPanel) => {
-    // no kernel for someone who may not run code (the server would refuse it anyway)
+    // no kernel for someone who may not run code, neither a new one nor the one the room's
+    // editors use: the server refuses a read-only member's kernel websocket, and the lab
+    // would try it again and again
     panel.sessionContext.kernelPreference = {
       ...panel.sessionContext.kernelPreference,
       shouldStart: false,
       canStart: false,
+      shouldReuse: false,
       autoStartDefault: false
     };
     panel.addClass('mutirao-mod-readOnly');
