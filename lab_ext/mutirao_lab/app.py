@@ -230,7 +230,8 @@ class MutiraoApp(ExtensionApp):
         Each timeline is a copy of the document's whole history; asked again for a document
         that has not changed, the copy already made is given. Past this many, the least
         recently asked for is released (a client still stepping through it is told the fork
-        is gone). Default: ``4``. Example::
+        is gone). Each may weigh tens of megabytes on a large notebook. Default: ``2``.
+        Example::
 
             c.MutiraoApp.max_timeline_forks = 8
 

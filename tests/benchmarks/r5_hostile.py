@@ -7,7 +7,8 @@ the same). First a list of hostile requests to every JSON endpoint of Mutirão's
 the git query arguments (deep and oversized JSON, NUL characters, lone surrogates, a notebook
 nested too deep in history): ``server_errors`` counts 5xx answers, ``path_leaks`` answers
 that name the server's folders. Then a 5,000-cell notebook is opened for collaboration and
-``GET api/collaboration/timeline`` is called 100 times; ``timeline_rss_growth_mb`` is the
+``GET api/collaboration/timeline`` is called 100 times, an editor changing the document
+every tenth call (so that ten different forks are made); ``timeline_rss_growth_mb`` is the
 server's resident memory after the calls minus before them (goal ≤ 50).
 """
 
@@ -29,6 +30,7 @@ from tornado.httpclient import HTTPRequest
 from tornado.websocket import websocket_connect
 
 from ..harness import free_port
+from ..lab.test_room_authorizer import YClient
 
 TOKEN = "r5-token"
 CELLS = 5000
@@ -145,7 +147,9 @@ def hostile(server: Server, folders: list[str]) -> tuple[int, int, int]:
     return cases, errors, leaked
 
 
-async def timeline_growth(server: Server) -> float:
+async def timeline_growth(server: Server) -> tuple[float, int]:
+    """RSS growth over CALLS timeline calls, an editor changing the document every tenth
+    call (so the server cannot answer every call with one fork); and the forks made."""
     r = server.call("PUT", "api/collaboration/session/big.ipynb",
                     json={"format": "json", "type": "notebook"})  # fmt: skip
     assert r.status_code in (200, 201), r.text
@@ -155,25 +159,33 @@ async def timeline_growth(server: Server) -> float:
         f"{session['fileId']}?sessionId={session['sessionId']}"
     )
     socket = await websocket_connect(
-        HTTPRequest(ws_url, headers=server.headers, connect_timeout=60, request_timeout=300)
+        HTTPRequest(ws_url, headers=server.headers, connect_timeout=60, request_timeout=300),
+        max_message_size=1 << 30,
     )
+    editor = YClient("editor", socket)
     try:
+        await editor.start()
         timeline = "api/collaboration/timeline/big.ipynb"
         params = {"format": "json", "type": "notebook"}
         deadline = time.monotonic() + 120
-        while True:  # the room loads the notebook into its document and store
+        while True:  # the room has loaded the notebook into its document and store
             r = await asyncio.to_thread(server.call, "GET", timeline, params=params)
             if r.status_code == 200 and r.json().get("timestamps"):
                 break
             assert time.monotonic() < deadline, r.text
             await asyncio.sleep(0.5)
         before = server.rss_mb()
-        for _ in range(CALLS):
+        forks = set()
+        for i in range(CALLS):
+            if i and i % 10 == 0:
+                editor.edit(f"# edit {i}\n")
+                await asyncio.sleep(0.2)  # for the server to apply it (a benchmark may wait)
             r = await asyncio.to_thread(server.call, "GET", timeline, params=params)
             assert r.status_code == 200, r.text
-        return server.rss_mb() - before
+            forks.add(r.json()["forkRoom"])
+        return server.rss_mb() - before, len(forks)
     finally:
-        socket.close()
+        editor.close()
 
 
 def run() -> str:
@@ -201,12 +213,12 @@ def run() -> str:
         try:
             folders = [str(root), os.path.realpath(root), str(home), sys.prefix]
             cases, errors, leaked = hostile(server, folders)
-            growth = asyncio.run(timeline_growth(server))
+            growth, forks = asyncio.run(timeline_growth(server))
         finally:
             server.stop()
     return (
         f"R5: cases={cases} server_errors={errors} path_leaks={leaked} "
-        f"timeline_rss_growth_mb={growth:.0f}"
+        f"timeline_rss_growth_mb={growth:.0f} timeline_forks_made={forks}"
     )
 
 

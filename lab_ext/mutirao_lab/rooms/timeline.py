@@ -11,8 +11,9 @@ Nothing ever releases them: each call kept a copy of the history (100 calls on a
 - answers a timeline asked again for a document that has not changed since (same Y state
   vector) with the fork already made, instead of replaying the history again;
 - keeps at most ``MutiraoApp.max_timeline_forks`` forks on the server, the least recently
-  asked for going first (its fork document and its room are released: a client still
-  stepping through it gets jupyter-collaboration's "Fork document not found");
+  asked for going first (its fork document and its room are released, and collected at
+  once: a client still stepping through it gets jupyter-collaboration's "Fork document not
+  found");
 - answers a missing ``format``/``type`` or an unknown file with 400/404, not a 500.
 """
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 from collections import OrderedDict
@@ -33,7 +35,7 @@ log = logging.getLogger(__name__)
 #: rooms being stopped (a reference, so that their tasks are not collected half way)
 _stopping: set[asyncio.Future] = set()
 #: Forks kept when the extension does not say.
-DEFAULT_MAX_FORKS = 4
+DEFAULT_MAX_FORKS = 2
 
 
 def _make_handler_class() -> type | None:
@@ -93,9 +95,16 @@ def _make_handler_class() -> type | None:
             )
 
         def _evict(self) -> None:
+            released = False
             while len(self.forks) > self._max_forks():
                 _, (fork_id, _answer) = self.forks.popitem(last=False)
                 release(self.ywebsocket_server, fork_id)
+                released = True
+            if released:
+                # a fork's document and undo manager hold each other: without a collection
+                # their memory waits for the collector's next full pass (measured in R5).
+                # Rare next to what making a fork costs (replaying the whole history).
+                gc.collect()
 
     return BoundedTimelineHandler
 
