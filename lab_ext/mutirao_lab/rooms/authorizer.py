@@ -178,6 +178,12 @@ class RoomAuthorizer(Authorizer):
         if route.per_person and user is not None and user.username != self.server_user:
             routes.personalize(handler, user.username)
 
+    def may_keep_socket(self, handler: Any, user: Any) -> bool:
+        """Whether ``user`` may still hold ``handler``'s open websocket by the route table
+        (:mod:`.sessions` asks at each reading of the shares, with the hub's latest answer)."""
+        route = getattr(type(handler), routes.ROUTE_ATTR, None)
+        return route is None or roles.may_reach(self.role(user), route, "GET")
+
     def is_authorized(self, handler: Any, user: Any, action: str, resource: str) -> bool:
         role = self.role(user)
         resource = auth_resource(handler, resource)

@@ -140,8 +140,9 @@ class OpenSockets:
         """Decide again what each open socket's user may do; close (or let the socket handle)
         those that lost a grant. Returns how many sockets were acted on."""
         acted = 0
+        may_keep = getattr(authorizer, "may_keep_socket", None)
         for handler, entry in self._live():
-            if entry.refused:
+            if entry.refused or (may_keep is not None and not may_keep(handler, entry.user)):
                 self._close(handler, entry, set(entry.grants))
                 acted += 1
                 continue
