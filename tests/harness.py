@@ -129,6 +129,11 @@ class HubProcess:
                     "services": ["mutirao-tests"],
                 }}]
                 c.JupyterHub.log_level = "DEBUG"
+                # user servers load the lab extension that JUPYTER_PATH points at, when set
+                # (a checkout's own build), like the hub; JupyterHub does not pass it on
+                import os as _os
+                if _os.environ.get("JUPYTER_PATH"):
+                    c.Spawner.environment.update({{"JUPYTER_PATH": _os.environ["JUPYTER_PATH"]}})
                 c.LocalProcessSpawner.interrupt_timeout = 2
                 c.LocalProcessSpawner.term_timeout = 2
                 c.LocalProcessSpawner.kill_timeout = 2

@@ -112,6 +112,8 @@ rooms_service_config(
     c,
     url=f"http://127.0.0.1:{rooms_port}" if rooms_port else None,
     state_dir=state / "rooms",
+    # a deleted room's folder is kept 30 days in rooms/deleted-rooms, then removed
+    room_files_template=str(state / "homes" / "{username}"),
     seed_rooms=[
         {"name": "ml-research", "display_name": "ML research", "teams": {"ml-research": "editor"}}
     ],

@@ -46,6 +46,7 @@ rooms_service_config(
     c,
     url="http://127.0.0.1:" + os.environ["MUTIRAO_ROOMS_PORT"],
     state_dir=os.path.join(os.environ["MUTIRAO_STATE_DIR"], "rooms"),
+    room_files_template=os.path.join(os.environ["MUTIRAO_STATE_DIR"], "homes", "{username}"),
     seed_rooms=[
         {"name": "ml-research", "display_name": "ML research", "teams": {"ml-research": "editor"}}
     ],

@@ -7,14 +7,14 @@ viewer share link. Carla reaches the room's server, with a token and in her own 
 
 Ana opens the share dialog in the room's lab and sees the room's shares: Carla by her hub
 display name at her role, Ana herself, the team, and the link with its expiry. She revokes
-Carla's share from the dialog; the rooms service then answers Carla as for a room that does
-not exist, the hub no longer lets a new token of hers into the room's server, and her old
-token and her browser session are refused by the room's server too at its next reading of the
-room's shares (``share_refresh_interval``), although the server caches who a token is for five
-minutes (``HubAuth.cache_max_age``, left at its default here): a revoked share makes it ask the
-hub again. The notebook she had open in the room is disconnected at that reading and tells her
-she no longer has access. A link revoked behind the dialog's back gets the service's 404 as a
-message in the dialog, not a crash. Nothing is mocked.
+Carla's share from the dialog (confirming it in the line); the rooms service then answers Carla
+as for a room that does not exist, the hub no longer lets a new token of hers into the room's
+server, and her old token and her browser session are refused by the room's server too at its
+next reading of the room's shares (``share_refresh_interval``), although the server caches who
+a token is for five minutes (``HubAuth.cache_max_age``, left at its default here): a revoked
+share makes it ask the hub again. The notebook she had open in the room is disconnected at that
+reading and tells her she no longer has access. A link revoked behind the dialog's back gets
+the service's 404 as a message in the dialog, not a crash. Nothing is mocked.
 """
 
 from __future__ import annotations
@@ -59,6 +59,12 @@ def item(form, kind: str, **attrs):
     for key, value in attrs.items():
         selector += f'[data-{key}="{value}"]'
     return form.locator(selector)
+
+
+def confirm_revoke(line) -> None:
+    """Press a share's "Revoke", then the "Revoke" of the confirmation that it opens."""
+    line.locator(".mutirao-ShareRevoke").click()
+    line.locator(".mutirao-ShareConfirmRevoke").click()
 
 
 def test_owner_revokes_a_share_from_the_lab(hub_factory, browser, artifacts_dir):
@@ -127,7 +133,7 @@ def test_owner_revokes_a_share_from_the_lab(hub_factory, browser, artifacts_dir)
         assert r.status_code == 200, r.text
 
         # -- she revokes Carla's share: the dialog says so and the list no longer has her
-        carla_item.locator(".mutirao-ShareRevoke").click()
+        confirm_revoke(carla_item)
         status = form.locator(".mutirao-ShareListStatus")
         form.locator(".mutirao-ShareListStatus[data-state='done']").wait_for()
         assert status.inner_text() == "Revoked the share of Carla Mendes (carla)."
@@ -178,7 +184,7 @@ def test_owner_revokes_a_share_from_the_lab(hub_factory, browser, artifacts_dir)
         carla.screenshot(path=str(artifacts_dir / "carla-after-revoke.png"))
 
         # -- the team with the hostile name is revoked like any other, and stays text
-        hostile.locator(".mutirao-ShareRevoke").click()
+        confirm_revoke(hostile)
         hostile.wait_for(state="detached")
         assert status.inner_text() == (
             f"Revoked the share of team {HOSTILE_TEAM}: its members keep only what else gives"
@@ -193,7 +199,7 @@ def test_owner_revokes_a_share_from_the_lab(hub_factory, browser, artifacts_dir)
         # drops it from the list
         r = api.call("ana", "DELETE", f"rooms/{ROOM}/links/{link['id']}")
         assert r.status_code == 204, r.text
-        link_item.locator(".mutirao-ShareRevoke").click()
+        confirm_revoke(link_item)
         form.locator(".mutirao-ShareListStatus[data-state='error']").wait_for()
         assert status.inner_text() == ("Could not revoke the viewer link: No such link. (HTTP 404)")
         link_item.wait_for(state="detached")

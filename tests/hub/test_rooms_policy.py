@@ -217,3 +217,15 @@ def test_suggestions_people_then_teams_without_rooms_or_addresses():
     by_address = policy.suggestions("c@x.org", users, [], prefix="room-")
     assert [m["name"] for m in by_address] == ["carla"]
     assert policy.suggestions("c@x", users, [], prefix="room-") == []
+
+
+def test_deleted_room_folders_expire_after_the_days_kept():
+    deleted_at = 1_800_000_000.0  # 2027-01-15 08:00 UTC
+    name = policy.deleted_folder_name("room-old", deleted_at)
+    assert name == "room-old-20270115T080000Z"
+    day = 86400
+    assert not policy.deleted_folder_expired(name, deleted_at + 30 * day - 1, 30)
+    assert policy.deleted_folder_expired(name, deleted_at + 30 * day, 30)
+    # an admin's own folders there are never removed
+    for other in ("backup", "room-old", "room-old-2027", "room-old-20271399T999999Z"):
+        assert not policy.deleted_folder_expired(other, deleted_at + 1000 * day, 30)

@@ -115,6 +115,7 @@ def rooms(tmp_path_factory):
         rooms_service_config(
             c,
             state_dir={str(state / "rooms")!r},
+            room_files_template={str(state / "hub" / "homes" / "{username}")!r},
             sync_interval=1,
             profiles=["cpu", "gpu"],
             team_profiles={{"data-platform": ["gpu"]}},
@@ -328,9 +329,11 @@ MATRIX = [
     # method, path, body, expected statuses in WHO order
     ("GET", "", None, [403, 200, 200, 200, 200, 200, 200]),
     ("GET", "rooms", None, [403, 200, 200, 200, 200, 200, 200]),
+    ("GET", "me", None, [403, 200, 200, 200, 200, 200, 200]),
     ("POST", "rooms", {"name": "Bad Name", "teams": {}}, [403, 403, 403, 403, 403, 400, 400]),
     ("GET", "rooms/matrix", None, [403, 404, 200, 200, 200, 200, 200]),
     ("DELETE", "rooms/matrix", None, [403, 404, 403, 403, 403, 409, 409]),
+    ("PATCH", "rooms/matrix", {"display_name": 7}, [403, 404, 403, 403, 403, 400, 400]),
     ("GET", "rooms/matrix/shares", None, [403, 404, 200, 200, 200, 200, 200]),
     ("POST", "rooms/matrix/shares", NOBODY, [403, 404, 403, 403, 403, 400, 400]),
     ("DELETE", "rooms/matrix/shares/users/nobody", None, [403, 404, 403, 403, 403, 404, 404]),
@@ -604,9 +607,151 @@ def test_archive_unarchive_and_delete(rooms):
     assert back.status_code == 200, back.text
     assert "custom:mutirao-room-editor!server=room-old/" in rooms.hub_scopes("bruno")
     assert rooms.call("alice", "POST", "rooms/old/archive").status_code == 200
+
+    # the room's files, as its server would have left them
+    home = rooms.hub.state_dir / "homes" / "room-old"
+    (home / ".mutirao").mkdir(parents=True)
+    (home / "analysis.ipynb").write_text("{}")
+    (home / ".mutirao" / "comments.sqlite").write_text("threads")
+    assert rooms.call("alice", "GET", "me").json()["deletion"]["files"] == "moved"
     assert rooms.call("alice", "DELETE", "rooms/old").status_code == 204
     assert rooms.hub.api("GET", "users/room-old").status_code == 404
     assert rooms.call("alice", "GET", "rooms/old").status_code == 404
+    # the files are out of reach, kept in the deleted rooms' folder (30 days by default)
+    assert not home.exists()
+    trash = rooms.hub.state_dir.parent / "rooms" / "deleted-rooms"
+    kept = [p.name for p in trash.iterdir()]
+    assert len(kept) == 1, kept
+    assert re.fullmatch(r"room-old-\d{8}T\d{6}Z", kept[0]), kept
+    assert (trash / kept[0] / ".mutirao" / "comments.sqlite").read_text() == "threads"
+    # a new room of the same name starts empty
+    again = rooms.call(
+        "alice", "POST", "rooms", json={"name": "old", "teams": {"ml-research": "editor"}}
+    )
+    assert again.status_code == 201, again.text
+    assert not (home / "analysis.ipynb").exists()
+
+
+def test_rename_a_room(rooms):
+    r = rooms.call("alice", "PATCH", "rooms/matrix", json={"display_name": "  Matrix lab  "})
+    assert r.status_code == 200, r.text
+    assert r.json()["display_name"] == "Matrix lab"
+    assert r.json()["name"] == "matrix"
+    assert r.json()["url"].endswith("/user/room-matrix/")
+    assert rooms.call("bob", "GET", "rooms/matrix").json()["display_name"] == "Matrix lab"
+    # an editor may not; bad bodies are refused and change nothing
+    editor = rooms.call("bruno", "PATCH", "rooms/matrix", json={"display_name": "x"})
+    assert editor.status_code == 403
+    for body, message in (
+        ({"display_name": "x" * 101}, "at most 100"),
+        ({"display_name": "a\nb"}, "control characters"),
+        ({"display_name": "x", "name": "other"}, "Unknown fields: name"),
+        ({}, "Missing fields: display_name"),
+        (["x"], "JSON object"),
+    ):
+        bad = rooms.call("alice", "PATCH", "rooms/matrix", json=body)
+        assert bad.status_code == 400, bad.text
+        assert message in bad.json()["message"]
+    # an empty display name shows the room's name
+    r = rooms.call("alice", "PATCH", "rooms/matrix", json={"display_name": ""})
+    assert r.json()["display_name"] == "matrix"
+    r = rooms.call("alice", "PATCH", "rooms/matrix", json={"display_name": "Matrix"})
+    assert r.json()["display_name"] == "Matrix"
+
+
+def test_what_the_new_room_forms_offer(rooms):
+    alice = rooms.call("alice", "GET", "me").json()
+    assert alice["may_create"] is True
+    assert alice["teams"] == ["leads", "ml-research"]
+    assert alice["roles"] == ["viewer", "commenter", "editor", "owner"]
+    assert alice["templates"] == []
+    assert "removed for good after 30 days" in alice["deletion"]["message"]
+    assert rooms.call("carol", "GET", "me").json()["may_create"] is False
+    # the list says whether each room's server runs
+    listed = {r["name"]: r for r in rooms.call("bob", "GET", "rooms").json()}
+    assert listed["matrix"]["server"] == {"running": False, "ready": False, "pending": None}
+
+
+def page_form(session: requests.Session, url: str) -> tuple[requests.Response, str]:
+    """GET a service page as a browser; the page and the XSRF token of its forms."""
+    page = session.get(url, timeout=60)
+    assert page.status_code == 200, page.text
+    return page, re.search(r'name="_xsrf" value="([^"]*)"', page.text).group(1)
+
+
+def test_the_hub_pages_create_rename_archive_and_delete(rooms):
+    service = rooms.hub.url + "services/mutirao-rooms/"
+    session = rooms.login("alice")
+    page, xsrf = page_form(session, service)
+    assert 'id="new-room-form"' in page.text
+    form = {
+        "_xsrf": xsrf,
+        "name": "from-page",
+        "display_name": "From the page",
+        "team": ["leads", "ml-research"],
+        "role:leads": "owner",
+        "role:ml-research": "viewer",
+    }
+    # a bad name comes back with the service's reason and what was typed
+    refused = session.post(service, data={**form, "name": "Bad Name"}, timeout=60)
+    assert refused.status_code == 400
+    assert "lowercase letters" in refused.text
+    assert 'value="From the page"' in refused.text
+    assert rooms.hub.api("GET", "users/room-Bad%20Name").status_code == 404
+    # without the form's XSRF token (another site's form) nothing happens
+    forged = session.post(service, data={k: v for k, v in form.items() if k != "_xsrf"})
+    assert forged.status_code == 403
+    assert rooms.call("alice", "GET", "rooms/from-page").status_code == 404
+
+    created = session.post(service, data=form, timeout=60)
+    assert created.status_code == 200, created.text
+    assert created.url.endswith("/rooms/from-page?done=created")
+    assert "The room is ready" in created.text
+    model = rooms.call("alice", "GET", "rooms/from-page").json()
+    assert model["display_name"] == "From the page"
+    assert model["teams"] == {"leads": "owner", "ml-research": "viewer"}
+    assert model["my_role"] == "owner"
+    assert room_names(rooms.call("bruno", "GET", "rooms"))["from-page"] == "viewer"
+
+    room_url = service + "rooms/from-page"
+    _page, xsrf = page_form(session, room_url)
+    r = session.post(room_url + "/rename", data={"_xsrf": xsrf, "display_name": "Renamed"})
+    assert "display name is changed" in r.text
+    assert 'id="room-title">Renamed' in r.text
+    # a viewer's page has no owner's buttons, and a forged post is refused with the reason
+    bruno = rooms.login("bruno")
+    bruno_page, bruno_xsrf = page_form(bruno, room_url)
+    assert 'id="room-rename"' not in bruno_page.text
+    assert 'id="room-archive"' not in bruno_page.text
+    r = bruno.post(room_url + "/archive", data={"_xsrf": bruno_xsrf})
+    assert r.status_code == 403
+    assert "needs the owner role" in r.text
+    assert rooms.call("alice", "GET", "rooms/from-page").json()["archived"] is False
+
+    r = session.post(room_url + "/archive", data={"_xsrf": xsrf})
+    assert "The room is archived" in r.text
+    assert 'id="room-delete"' in r.text
+    confirm = session.get(room_url + "/delete", timeout=60)
+    assert "cannot be undone" in confirm.text
+    assert "team ml-research (viewer)" in confirm.text  # the shares that are lost
+    assert "removed for good after 30 days" in confirm.text
+    r = session.post(room_url + "/unarchive", data={"_xsrf": xsrf})
+    assert "back, with the shares" in r.text
+    assert room_names(rooms.call("bruno", "GET", "rooms"))["from-page"] == "viewer"
+    # an active room is archived before it is deleted
+    assert "Archive the room before" in session.get(room_url + "/delete", timeout=60).text
+    r = session.post(room_url + "/delete", data={"_xsrf": xsrf})
+    assert r.status_code == 409
+    assert "Archive the room before deleting it" in r.text
+    session.post(room_url + "/archive", data={"_xsrf": xsrf})
+    r = session.post(room_url + "/delete", data={"_xsrf": xsrf})
+    assert r.status_code == 200
+    assert r.url.endswith("?done=deleted")
+    assert "The room is deleted" in r.text
+    assert rooms.call("alice", "GET", "rooms/from-page").status_code == 404
+    # a non-member's delete page answers as for a missing room
+    assert session.get(service + "rooms/matrix/delete").status_code == 200
+    assert rooms.login("carol").get(service + "rooms/matrix/delete").status_code == 404
 
 
 def test_leaving_the_team_removes_access(rooms):

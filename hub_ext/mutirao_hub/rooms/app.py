@@ -20,6 +20,7 @@ from urllib.parse import urlparse
 
 from jupyterhub.services.auth import HubOAuthCallbackHandler, HubOAuthenticated, UserNotAllowed
 from tornado import template, web
+from tornado.escape import url_escape
 from tornado.httpserver import HTTPServer
 from traitlets import Dict, Enum, Integer, List, Set, Unicode, default, validate
 from traitlets.config import Application, Config
@@ -235,6 +236,51 @@ class RoomsService(Application):
             raise ValueError("max_json_depth must be between 1 and 500")
         return proposal["value"]
 
+    room_files_template = Unicode(
+        "",
+        help="""
+        Where a room's files are, on the machine the service runs on: a path with
+        ``{username}`` for the room's hub user, like the spawner's home folder setting.
+        When set, deleting a room moves its folder (its notebooks, and with them its comments
+        and version history) to ``deleted_rooms_dir``; when empty (the default), deleting a
+        room leaves its files where they are (a Docker volume or a Kubernetes PVC: remove
+        them with the spawner's own means)::
+
+            c.RoomsService.room_files_template = "/srv/homes/{username}"
+
+        .. versionadded:: 0.2
+        """,
+    ).tag(config=True)
+
+    deleted_rooms_dir = Unicode(
+        help="""
+        Folder that receives the folders of deleted rooms (see ``room_files_template``),
+        each as ``room-<name>-<UTC time of deletion>``. Default:
+        ``<state_dir>/deleted-rooms``. Example::
+
+            c.RoomsService.deleted_rooms_dir = "/srv/trash/rooms"
+
+        .. versionadded:: 0.2
+        """,
+    ).tag(config=True)
+
+    @default("deleted_rooms_dir")
+    def _default_deleted_rooms_dir(self):
+        return str(Path(self.state_dir) / "deleted-rooms")
+
+    deleted_rooms_keep_days = Integer(
+        30,
+        help="""
+        Days a deleted room's folder stays in ``deleted_rooms_dir`` before the service
+        removes it (an admin can bring it back meanwhile). 0 removes the folder at once,
+        when the room is deleted. Default: 30. Example::
+
+            c.RoomsService.deleted_rooms_keep_days = 7
+
+        .. versionadded:: 0.2
+        """,
+    ).tag(config=True)
+
     aliases = {"config": "RoomsService.config_file"}  # noqa: RUF012 - traitlets reads it
 
     def initialize(self, argv=None):
@@ -259,6 +305,9 @@ class RoomsService(Application):
             stop_role=self.stop_role,
             default_link_expiry=self.default_link_expiry,
             base_url=os.environ.get("JUPYTERHUB_BASE_URL", "/"),
+            room_files_template=self.room_files_template,
+            deleted_rooms_dir=self.deleted_rooms_dir,
+            deleted_rooms_keep_days=max(0, self.deleted_rooms_keep_days),
         )
 
     def make_app(self) -> web.Application:
@@ -273,6 +322,7 @@ class RoomsService(Application):
         handlers = [
             (p + "oauth_callback", HubOAuthCallbackHandler),
             (p + "api/?", RootAPIHandler),
+            (p + "api/me/?", MeAPIHandler),
             (p + "api/rooms/?", RoomsAPIHandler),
             (p + "api/invitations/?", InvitationsAPIHandler),
             (p + "api/rooms" + room + "/?", RoomAPIHandler),
@@ -286,6 +336,8 @@ class RoomsService(Application):
             (p + "api/.*", NotFoundAPIHandler),
             (p + "?", RoomsPage),
             (p + "rooms" + room + "/?", RoomPage),
+            (p + "rooms" + room + "/delete/?", DeleteRoomPage),
+            (p + "rooms" + room + "/(rename|start|stop|archive|unarchive)/?", RoomActionPage),
         ]
         return web.Application(
             handlers,
@@ -317,6 +369,10 @@ class RoomsService(Application):
         await self.seed()
         while True:
             await self.manager.sync_all()
+            try:
+                await self.manager.purge_deleted()
+            except OSError as e:
+                self.log.warning("Could not purge %s: %s", self.deleted_rooms_dir, e)
             await asyncio.sleep(self.sync_interval)
 
     async def serve(self) -> None:
@@ -416,6 +472,11 @@ class RootAPIHandler(APIHandler):
         self.write_json({"version": __version__, "roles": list(ROLES)})
 
 
+class MeAPIHandler(APIHandler):
+    async def get(self):
+        self.write_json(await self.manager.me(await self.person()))
+
+
 class NotFoundAPIHandler(APIHandler):
     def get(self):
         raise web.HTTPError(404, "Not found.")
@@ -436,6 +497,9 @@ class RoomAPIHandler(APIHandler):
     async def get(self, name):
         room, actor = await self.manager.room_for(await self.person(), name)
         self.write_json(await self.manager.detail(room, actor))
+
+    async def patch(self, name):
+        self.write_json(await self.manager.rename(await self.person(), name, self.get_json_body()))
 
     async def delete(self, name):
         await self.manager.delete(await self.person(), name)
@@ -523,12 +587,17 @@ class ArchiveAPIHandler(APIHandler):
 class PageHandler(BaseHandler):
     def render_page(self, name: str, status: int = 200, **ns) -> None:
         self.set_status(status)
+        room = ns.get("room")
+        if room is not None:
+            path = url_escape(room["name"], plus=False)
+            ns["room_url"] = f"{self.settings['prefix']}rooms/{path}"
         self.render(
             name,
             hub_base_url=self.settings["hub_base_url"],
             prefix=self.settings["prefix"],
             user=self.current_user,
             roles=ROLES,
+            max_name_length=self.manager.settings.max_name_length,
             **ns,
         )
 
@@ -549,18 +618,150 @@ class PageHandler(BaseHandler):
             super()._handle_request_exception(e)
 
 
+#: What the pages say after an action (the query's ``done``); fixed texts, never echoed input.
+DONE = {
+    "created": "The room is ready. Open it, or share it from its JupyterLab.",
+    "renamed": "The room's display name is changed.",
+    "started": "The room's server is starting.",
+    "stopped": "The room's server is stopping.",
+    "archived": "The room is archived: its server is stopped and nobody can reach it.",
+    "unarchived": "The room is back, with the shares it had.",
+    "deleted": "The room is deleted.",
+}
+
+
 class RoomsPage(PageHandler):
+    """My rooms, and the "New room" form for those who may create rooms."""
+
     @web.authenticated
     async def get(self):
-        rooms = await self.manager.list_rooms(await self.person())
-        self.render_page("rooms.html", rooms=rooms)
+        await self.show(done=DONE.get(self.get_argument("done", "")))
+
+    async def show(self, status: int = 200, form: dict | None = None, **ns) -> None:
+        person = await self.person()
+        rooms = await self.manager.list_rooms(person)
+        self.render_page(
+            "rooms.html",
+            status=status,
+            rooms=rooms,
+            me=await self.manager.me(person),
+            form=form or {},
+            error=ns.pop("error", None),
+            done=ns.pop("done", None),
+        )
+
+    @web.authenticated
+    async def post(self):
+        form = {
+            "name": self.get_body_argument("name", "").strip(),
+            "display_name": self.get_body_argument("display_name", ""),
+            "profile": self.get_body_argument("profile", ""),
+            "teams": {
+                team: self.get_body_argument(f"role:{team}", "editor")
+                for team in self.get_body_arguments("team")
+            },
+        }
+        body = {k: v for k, v in form.items() if v or k in ("name", "teams")}
+        try:
+            room = await self.manager.create(await self.person(), body)
+        except (PolicyError, HubAPIError) as e:
+            status = e.status if 400 <= e.status < 500 else 400
+            await self.show(status=status, form=form, error=e.message)
+            return
+        self.redirect(self.room_page(room["name"], "created"))
+
+    def room_page(self, name: str, done: str = "") -> str:
+        url = f"{self.settings['prefix']}rooms/{url_escape(name, plus=False)}"
+        return url + (f"?done={done}" if done else "")
 
 
-class RoomPage(PageHandler):
+class RoomPage(RoomsPage):
+    """A room: its address, server, teams and members, and what one may do with it."""
+
     @web.authenticated
     async def get(self, name):
-        room, actor = await self.manager.room_for(await self.person(), name)
-        self.render_page("room.html", room=await self.manager.detail(room, actor))
+        await self.show_room(name, done=DONE.get(self.get_argument("done", "")))
+
+    async def show_room(self, name: str, status: int = 200, **ns) -> None:
+        person = await self.person()
+        room, actor = await self.manager.room_for(person, name)
+        settings = self.manager.settings
+        role = actor.effective_role
+        may = {
+            "rename": policy.at_least(role, "owner"),
+            "archive": policy.at_least(role, "owner"),
+            "start": policy.at_least(role, settings.start_role) and not room.archived,
+            "stop": policy.at_least(role, settings.stop_role),
+        }
+        self.render_page(
+            "room.html",
+            status=status,
+            room=await self.manager.detail(room, actor),
+            may=may,
+            error=ns.get("error"),
+            done=ns.get("done"),
+        )
+
+
+class RoomActionPage(RoomPage):
+    """The room page's buttons: rename, start, stop, archive, unarchive (forms, POST)."""
+
+    @web.authenticated
+    async def post(self, name, action):
+        person = await self.person()
+        m = self.manager
+        try:
+            if action == "rename":
+                body = {"display_name": self.get_body_argument("display_name", "")}
+                await m.rename(person, name, body)
+                done = "renamed"
+            elif action == "start":
+                await m.start(person, name)
+                done = "started"
+            elif action == "stop":
+                await m.stop(person, name)
+                done = "stopped"
+            elif action == "archive":
+                await m.archive(person, name)
+                done = "archived"
+            else:
+                await m.unarchive(person, name)
+                done = "unarchived"
+        except (PolicyError, HubAPIError) as e:
+            if e.status == 404:
+                raise
+            status = e.status if 400 <= e.status < 500 else 400
+            await self.show_room(name, status=status, error=e.message)
+            return
+        self.redirect(self.room_page(name, done))
+
+
+class DeleteRoomPage(RoomPage):
+    """Deleting a room: a page that says what is lost, and its button."""
+
+    @web.authenticated
+    async def get(self, name):
+        person = await self.person()
+        room, actor = await self.manager.room_for(person, name)
+        policy.require_role(actor, "owner", "deleting")
+        self.render_page(
+            "delete.html",
+            room=await self.manager.detail(room, actor),
+            deletion=self.manager.deletion_policy(),
+            error=None,
+        )
+
+    @web.authenticated
+    async def post(self, name):
+        person = await self.person()
+        try:
+            await self.manager.delete(person, name)
+        except PolicyError as e:
+            if e.status == 404:
+                raise
+            await self.show_room(name, status=e.status, error=e.message)
+            return
+        self.redirect(f"{self.settings['prefix']}?done=deleted")
 
 
 def main(argv=None) -> None:

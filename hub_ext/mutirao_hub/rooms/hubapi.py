@@ -57,12 +57,15 @@ class HubAPI:
             return None
         return json.loads(resp.body)
 
-    async def _all_pages(self, path: str) -> list[dict]:
+    async def _all_pages(self, path: str, params: dict | None = None) -> list[dict]:
         items: list[dict] = []
         offset = 0
         while True:
             page = await self.request(
-                "GET", path, params={"offset": offset}, headers={"Accept": PAGINATED}
+                "GET",
+                path,
+                params={**(params or {}), "offset": offset},
+                headers={"Accept": PAGINATED},
             )
             if isinstance(page, list):  # an older hub ignores the pagination header
                 return page
@@ -83,6 +86,14 @@ class HubAPI:
 
     async def list_users(self) -> list[dict]:
         return await self._all_pages("users")
+
+    async def active_servers(self) -> dict[str, dict]:
+        """``{user: model of their default server}`` for users with a server running or
+        starting (one listing, instead of one request per room)."""
+        users = await self._all_pages("users", {"state": "active"})
+        return {
+            u["name"]: (u.get("servers") or {})[""] for u in users if "" in (u.get("servers") or {})
+        }
 
     async def create_user(self, name: str) -> dict:
         return await self.request("POST", f"users/{_q(name)}", {})

@@ -11,7 +11,9 @@ server: ``custom:mutirao-room-editor!server=room-ml-research/``.
 
 from __future__ import annotations
 
+import calendar
 import re
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -430,3 +432,29 @@ def suggestions(
     people = sorted(out, key=lambda m: (m.get("display_name") or m["name"]).lower())[:limit]
     teams = [{"kind": "group", "name": g} for g in sorted(groups) if not q or q in g.lower()]
     return people + teams[:limit]
+
+
+# -- the files of deleted rooms ----------------------------------------------------------------
+_DELETED_STAMP = "%Y%m%dT%H%M%SZ"
+_DELETED_RE = re.compile(r"^(?P<user>.+)-(?P<stamp>\d{8}T\d{6}Z)$")
+
+
+def deleted_folder_name(room_user: str, now: float) -> str:
+    """Where a deleted room's folder goes in ``deleted_rooms_dir``:
+    ``room-x-20261204T155000Z`` (the room's hub user and the UTC time of deletion)."""
+    return f"{room_user}-{time.strftime(_DELETED_STAMP, time.gmtime(now))}"
+
+
+def deleted_folder_expired(folder_name: str, now: float, keep_days: int) -> bool:
+    """Has a folder named by :func:`deleted_folder_name` been kept ``keep_days`` days?
+
+    Folders with other names (an admin's own) are never expired.
+    """
+    match = _DELETED_RE.match(folder_name)
+    if not match:
+        return False
+    try:
+        deleted = calendar.timegm(time.strptime(match["stamp"], _DELETED_STAMP))
+    except ValueError:
+        return False
+    return now - deleted >= keep_days * 86400

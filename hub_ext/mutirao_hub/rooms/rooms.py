@@ -10,10 +10,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import shutil
 import time
 from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import quote
 
 from sqlalchemy import and_, or_, select
@@ -26,6 +28,20 @@ from .policy import ROLES, Actor, PolicyError
 log = logging.getLogger("mutirao.rooms")
 
 MAX_DISPLAY_NAME = 100
+
+_FILES = "Its files (notebooks and data, and with them their comments and version history)"
+#: What the "Delete" confirmations of the lab and the hub pages say happens to the files.
+DELETION_MESSAGES = {
+    "moved": lambda days: (
+        f"{_FILES} are moved out of everyone's reach and removed for good after {days} days;"
+        " until then an administrator can bring them back."
+    ),
+    "removed": lambda _days: f"{_FILES} are removed for good.",
+    "kept": lambda _days: (
+        f"{_FILES} stay on the server's storage, out of everyone's reach, until an"
+        " administrator removes them."
+    ),
+}
 MIN_LINK_EXPIRY = 60
 MAX_LINK_EXPIRY = 365 * 24 * 3600
 #: Seconds the hub's user and group lists are reused for suggestions and e-mail matching.
@@ -48,6 +64,9 @@ class Settings:
     stop_role: str = "editor"
     default_link_expiry: int = 86400
     base_url: str = "/"
+    room_files_template: str = ""
+    deleted_rooms_dir: str = ""
+    deleted_rooms_keep_days: int = 30
 
 
 def check_body(
@@ -201,11 +220,7 @@ class RoomsManager:
     async def server_model(self, room: Room) -> dict:
         model = await self.hub.get_user(self.room_user(room)) or {}
         server = (model.get("servers") or {}).get("")
-        return {
-            "running": bool(server),
-            "ready": bool(server and server.get("ready")),
-            "pending": (server or {}).get("pending") or model.get("pending"),
-        }
+        return _server_state(server, model.get("pending"))
 
     def may_share(self, room: Room, actor: Actor) -> bool:
         return policy.at_least(actor.effective_role, room.share_role)
@@ -305,7 +320,62 @@ class RoomsManager:
                 actor = Actor(person["name"], policy.highest(roles.get(room.name, [])), admin)
             if actor.member:
                 models.append(self.room_model(room, actor))
+        if models:
+            active = await self.hub.active_servers()
+            for model in models:
+                model["server"] = _server_state(active.get(model["user"]))
         return models
+
+    async def me(self, person: dict) -> dict:
+        """What the "New room" forms offer ``person``, and what deleting a room does."""
+        s = self.settings
+        return {
+            "name": person["name"],
+            "may_create": policy.may_create_rooms(
+                person, creator_roles=s.creator_roles, creator_groups=s.creator_groups
+            ),
+            "teams": sorted(person.get("groups") or []),
+            "profiles": self.usable_profiles(person),
+            # Room templates are not there yet: the forms show a template choice once this
+            # list has entries (see the admin guide, "New room").
+            "templates": [],
+            "roles": list(ROLES),
+            "default_share_role": s.default_share_role,
+            "start_role": s.start_role,
+            "stop_role": s.stop_role,
+            "deletion": self.deletion_policy(),
+        }
+
+    def usable_profiles(self, person: dict) -> list[str]:
+        """The profile names ``person`` may give a new room (empty: the spawner's default):
+        those :func:`.policy.check_profile` lets them create a room with."""
+        s = self.settings
+        usable = []
+        for name in s.profiles:
+            try:
+                policy.check_profile(
+                    name,
+                    profiles=s.profiles,
+                    team_profiles=s.team_profiles,
+                    creator_groups=person.get("groups") or [],
+                    admin=bool(person.get("admin")),
+                )
+            except PolicyError:
+                continue
+            usable.append(name)
+        return usable
+
+    def deletion_policy(self) -> dict:
+        """What deleting a room does with its files: ``{"files": "kept" | "moved" |
+        "removed", "keep_days": N}`` (see :meth:`dispose_files`)."""
+        s = self.settings
+        if not s.room_files_template:
+            files, days = "kept", 0
+        elif s.deleted_rooms_keep_days > 0 and s.deleted_rooms_dir:
+            files, days = "moved", s.deleted_rooms_keep_days
+        else:
+            files, days = "removed", 0
+        return {"files": files, "keep_days": days, "message": DELETION_MESSAGES[files](days)}
 
     async def create(self, person: dict, body: object) -> dict:
         s = self.settings
@@ -322,9 +392,7 @@ class RoomsManager:
             reserved=s.reserved_names,
             max_length=s.max_name_length,
         )
-        display_name = _str(body, "display_name").strip()
-        if len(display_name) > MAX_DISPLAY_NAME:
-            raise PolicyError(400, f"display_name is at most {MAX_DISPLAY_NAME} characters.")
+        display_name = _display_name(body)
         profile = policy.check_profile(
             _str(body, "profile"),
             profiles=s.profiles,
@@ -828,3 +896,94 @@ class RoomsManager:
         self.db.delete(room)
         self.db.commit()
         log.info("Room %s deleted by %s", name, person["name"])
+        await self.dispose_files(room)
+
+    async def rename(self, person: dict, name: str, body: object) -> dict:
+        """Change a room's display name (owner); its name and address stay."""
+        room, actor = await self.room_for(person, name)
+        policy.require_role(actor, "owner", "renaming")
+        body = check_body(body, {"display_name"}, {"display_name"})
+        room.display_name = _display_name(body)
+        self.db.commit()
+        log.info("Room %s renamed %r by %s", name, room.display_name, person["name"])
+        return self.room_model(room, actor)
+
+    # -- the files of deleted rooms --------------------------------------------------------
+    def room_folder(self, room: Room | str) -> Path | None:
+        """The room's folder on this machine (``room_files_template``), if configured."""
+        template = self.settings.room_files_template
+        if not template:
+            return None
+        return Path(template.format(username=self.room_user(room)))
+
+    async def dispose_files(self, room: Room | str) -> None:
+        """Move a deleted room's folder to ``deleted_rooms_dir`` (or remove it at once when
+        nothing is kept); without ``room_files_template`` the files are left alone.
+
+        Runs in a thread (a large folder takes a while to remove). A failure is logged: the
+        room is gone already, and its files stay where they were for an admin to remove.
+        """
+        folder = self.room_folder(room)
+        if folder is None:
+            return
+        policy_ = self.deletion_policy()
+        trash = Path(self.settings.deleted_rooms_dir) if policy_["files"] == "moved" else None
+        name = self.room_user(room)
+        try:
+            await asyncio.to_thread(_dispose_folder, folder, trash, name, time.time())
+        except OSError as e:
+            log.error("Could not dispose of the files of deleted room %s: %s", name, e)
+
+    async def purge_deleted(self, now: float | None = None) -> list[str]:
+        """Remove the deleted rooms' folders kept longer than ``deleted_rooms_keep_days``."""
+        s = self.settings
+        if not s.deleted_rooms_dir or s.deleted_rooms_keep_days <= 0:
+            return []
+        return await asyncio.to_thread(
+            _purge_folder,
+            Path(s.deleted_rooms_dir),
+            time.time() if now is None else now,
+            s.deleted_rooms_keep_days,
+        )
+
+
+def _server_state(server: dict | None, pending: str | None = None) -> dict:
+    return {
+        "running": bool(server),
+        "ready": bool(server and server.get("ready")),
+        "pending": (server or {}).get("pending") or pending,
+    }
+
+
+def _display_name(body: Mapping) -> str:
+    name = _str(body, "display_name").strip()
+    if len(name) > MAX_DISPLAY_NAME:
+        raise PolicyError(400, f"display_name is at most {MAX_DISPLAY_NAME} characters.")
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        raise PolicyError(400, "display_name may not contain control characters.")
+    return name
+
+
+def _dispose_folder(folder: Path, trash: Path | None, room_user: str, now: float) -> None:
+    if not folder.exists():
+        return
+    if trash is None:
+        shutil.rmtree(folder)
+        log.info("Removed the files of deleted room %s", room_user)
+        return
+    trash.mkdir(parents=True, exist_ok=True, mode=0o700)
+    target = trash / policy.deleted_folder_name(room_user, now)
+    shutil.move(str(folder), str(target))
+    log.info("Moved the files of deleted room %s to %s", room_user, target)
+
+
+def _purge_folder(trash: Path, now: float, keep_days: int) -> list[str]:
+    if not trash.is_dir():
+        return []
+    removed = []
+    for entry in sorted(trash.iterdir()):
+        if entry.is_dir() and policy.deleted_folder_expired(entry.name, now, keep_days):
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry.name)
+            log.info("Removed %s: kept %d days after its room was deleted", entry, keep_days)
+    return removed

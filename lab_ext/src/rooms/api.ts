@@ -63,9 +63,49 @@ export interface ISuggestion {
   pending?: boolean;
 }
 
+export interface IServerState {
+  running: boolean;
+  ready: boolean;
+  pending: string | null;
+}
+
 export interface IRoomDetail extends IRoom {
   members: IMember[];
-  server: { running: boolean; ready: boolean; pending: string | null };
+  server: IServerState;
+}
+
+/** A room as `GET rooms` lists it: with its server's state. */
+export interface IListedRoom extends IRoom {
+  server?: IServerState;
+}
+
+/** `GET me`: what the "New room" form offers, and what deleting a room does. */
+export interface IMe {
+  name: string;
+  may_create: boolean;
+  teams: string[];
+  profiles: string[];
+  /** Room templates; none yet (the form offers a choice once there are). */
+  templates: string[];
+  roles: Role[];
+  default_share_role: Role;
+  /** The lowest roles that may start and stop a room's server. */
+  start_role: Role;
+  stop_role: Role;
+  deletion: {
+    files: 'moved' | 'removed' | 'kept';
+    keep_days: number;
+    /** The sentence the "Delete" confirmation shows about the files. */
+    message: string;
+  };
+}
+
+/** The body of `POST rooms`. */
+export interface INewRoom {
+  name: string;
+  display_name?: string;
+  teams: Record<string, Role>;
+  profile?: string;
 }
 
 export interface ILink {
@@ -116,8 +156,49 @@ export class RoomsClient {
     return this.prefix !== '';
   }
 
-  listRooms(): Promise<IRoom[]> {
-    return this.request<IRoom[]>('rooms');
+  listRooms(): Promise<IListedRoom[]> {
+    return this.request<IListedRoom[]>('rooms');
+  }
+
+  me(): Promise<IMe> {
+    return this.request<IMe>('me');
+  }
+
+  createRoom(body: INewRoom): Promise<IRoom> {
+    return this.request<IRoom>('rooms', {
+      method: 'POST',
+      body: JSON.stringify(body)
+    });
+  }
+
+  /** Change a room's display name (owners). */
+  renameRoom(name: string, displayName: string): Promise<IRoom> {
+    return this.request<IRoom>(`rooms/${encodeURIComponent(name)}`, {
+      method: 'PATCH',
+      body: JSON.stringify({ display_name: displayName })
+    });
+  }
+
+  /** Archive (stop the server, take away every share) or give the shares back. */
+  setArchived(name: string, archived: boolean): Promise<IRoom> {
+    const action = archived ? 'archive' : 'unarchive';
+    return this.request<IRoom>(`rooms/${encodeURIComponent(name)}/${action}`, {
+      method: 'POST'
+    });
+  }
+
+  /** Delete an archived room, for good. */
+  async deleteRoom(name: string): Promise<void> {
+    await this.request<unknown>(`rooms/${encodeURIComponent(name)}`, {
+      method: 'DELETE'
+    });
+  }
+
+  /** Ask for the room's server to stop (for everyone in it). */
+  async stopServer(room: string): Promise<void> {
+    await this.request<unknown>(`rooms/${encodeURIComponent(room)}/server`, {
+      method: 'DELETE'
+    });
   }
 
   getRoom(name: string): Promise<IRoomDetail> {

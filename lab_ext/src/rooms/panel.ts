@@ -3,11 +3,15 @@
  * share dialog, and one's rooms (open, or start then open).
  */
 import { LabIcon } from '@jupyterlab/ui-components';
-import { Widget } from '@lumino/widgets';
+import type { CommandRegistry } from '@lumino/commands';
+import { ISignal, Signal } from '@lumino/signaling';
+import { Menu, Widget } from '@lumino/widgets';
 
 import { describeFailure, el } from '../dom';
 import { avatar } from '../identity';
 import {
+  IListedRoom,
+  IMe,
   IRoom,
   IRoomDetail,
   RoomsClient,
@@ -16,7 +20,35 @@ import {
   serverUser
 } from './api';
 import { IPresence, Presence } from './presence';
-import { showShareDialog } from './share';
+
+/** The rooms commands (their `room` argument is a room's name). */
+export namespace RoomCommandIDs {
+  export const open = 'mutirao-lab:open-rooms';
+  export const create = 'mutirao-lab:new-room';
+  export const openRoom = 'mutirao-lab:room-open';
+  export const rename = 'mutirao-lab:room-rename';
+  export const start = 'mutirao-lab:room-start';
+  export const stop = 'mutirao-lab:room-stop';
+  export const archive = 'mutirao-lab:room-archive';
+  export const unarchive = 'mutirao-lab:room-unarchive';
+  export const remove = 'mutirao-lab:room-delete';
+  export const members = 'mutirao-lab:room-members';
+  export const share = 'mutirao-lab:room-share';
+}
+
+/** The commands of a room's "⋯" menu, in order (separators between groups). */
+export const ROOM_MENU: (string | null)[] = [
+  RoomCommandIDs.openRoom,
+  RoomCommandIDs.members,
+  null,
+  RoomCommandIDs.rename,
+  RoomCommandIDs.start,
+  RoomCommandIDs.stop,
+  null,
+  RoomCommandIDs.archive,
+  RoomCommandIDs.unarchive,
+  RoomCommandIDs.remove
+];
 
 /** Id of the left side-panel widget (also the DOM id of its root node). */
 export const ROOMS_PANEL_ID = 'mutirao-rooms';
@@ -40,6 +72,8 @@ export function roleBadge(role: string | null): HTMLElement {
 
 export interface IRoomsPanelOptions {
   client: RoomsClient;
+  /** Runs the rooms commands of the "New room" button and the rooms' menus. */
+  commands: CommandRegistry;
   /** The role the server enforces for this user (null until known). */
   role: () => string | null;
   presence: Presence | null;
@@ -65,7 +99,18 @@ export class RoomsPanel extends Widget {
     refresh.type = 'button';
     refresh.title = 'Refresh';
     refresh.addEventListener('click', () => void this.refresh());
-    header.append(refresh);
+    this._newButton = el(
+      'button',
+      'jp-mod-styled jp-mod-accept mutirao-NewRoom',
+      'New room…'
+    );
+    this._newButton.type = 'button';
+    this._newButton.hidden = true;
+    this._newButton.addEventListener(
+      'click',
+      () => void _options.commands.execute(RoomCommandIDs.create)
+    );
+    header.append(this._newButton, refresh);
 
     this._roomNode = el('section', 'mutirao-ThisRoom');
     this._onlineNode = el('ul', 'mutirao-Online');
@@ -98,6 +143,29 @@ export class RoomsPanel extends Widget {
     return this._isRoomServer;
   }
 
+  /** One's rooms, as last read. */
+  get rooms(): readonly IListedRoom[] {
+    return this._rooms;
+  }
+
+  /** What the rooms service lets this person do (null until read). */
+  get me(): IMe | null {
+    return this._me;
+  }
+
+  /** The room called `name` among one's rooms (this room's detail if it is this one). */
+  findRoom(name: string): IListedRoom | undefined {
+    if (this._room?.name === name) {
+      return this._room;
+    }
+    return this._rooms.find(r => r.name === name);
+  }
+
+  /** May one share `room` (its `share_role`, or admin)? */
+  mayShare(room: IRoom): boolean {
+    return room.admin || roleRank(room.my_role) >= roleRank(room.share_role);
+  }
+
   /** Re-read one's rooms and this room. */
   async refresh(): Promise<void> {
     const client = this._options.client;
@@ -107,7 +175,9 @@ export class RoomsPanel extends Widget {
     }
     this._status('Loading…');
     try {
-      this._rooms = await client.listRooms();
+      const [rooms, me] = await Promise.all([client.listRooms(), client.me()]);
+      this._rooms = rooms;
+      this._me = me;
       const here = this._rooms.find(r => r.user === serverUser());
       this._room = here ? await client.getRoom(here.name) : null;
       this._isRoomServer = !!here;
@@ -116,8 +186,15 @@ export class RoomsPanel extends Widget {
       console.warn('Mutirão: rooms unavailable', error);
       this._status(`Rooms unavailable: ${describeFailure(error)}`, true);
     }
+    this._newButton.hidden = !this._me?.may_create;
     this._renderRoom();
     this._renderList();
+    this._changed.emit();
+  }
+
+  /** Emitted after each refresh (this room's display name may have changed). */
+  get changed(): ISignal<this, void> {
+    return this._changed;
   }
 
   /** The server's role changed (or became known). */
@@ -154,7 +231,22 @@ export class RoomsPanel extends Widget {
         .map(([t, r]) => `${t} (${r})`)
         .join(', ');
       node.append(el('div', 'mutirao-ThisRoomTeams', `Teams: ${teams}`));
-      if (roleRank(role) >= roleRank(room.share_role) || room.admin) {
+      const buttons = el('div', 'mutirao-ThisRoomButtons');
+      const members = el(
+        'button',
+        'jp-mod-styled mutirao-MembersButton',
+        `Members (${room.members.length})`
+      );
+      members.type = 'button';
+      members.addEventListener(
+        'click',
+        () =>
+          void this._options.commands.execute(RoomCommandIDs.members, {
+            room: room.name
+          })
+      );
+      buttons.append(members);
+      if (this.mayShare(room)) {
         const share = el(
           'button',
           'jp-mod-styled jp-mod-accept mutirao-ShareButton',
@@ -164,14 +256,13 @@ export class RoomsPanel extends Widget {
         share.addEventListener(
           'click',
           () =>
-            void showShareDialog(
-              this._options.client,
-              room.name,
-              room.admin ? 'owner' : role
-            ).then(() => this.refresh())
+            void this._options.commands.execute(RoomCommandIDs.share, {
+              room: room.name
+            })
         );
-        node.append(share);
+        buttons.append(share);
       }
+      node.append(buttons);
     }
   }
 
@@ -224,15 +315,38 @@ export class RoomsPanel extends Widget {
         'mutirao-RoomItemName',
         room.display_name || room.name
       );
-      item.append(name, roleBadge(room.my_role));
-      if (room.archived) {
-        item.append(el('span', 'mutirao-RoomArchived', 'archived'));
-      } else {
+      name.title = room.name;
+      const server = el('span', 'mutirao-RoomServer');
+      const state = room.archived
+        ? 'archived'
+        : room.server?.ready
+          ? 'running'
+          : room.server?.running
+            ? 'starting'
+            : 'stopped';
+      server.dataset.state = state;
+      server.textContent = state;
+      server.title = `Server: ${state}`;
+      const text = el('div', 'mutirao-RoomItemText');
+      const line = el('div', 'mutirao-RoomItemLine');
+      line.append(roleBadge(room.my_role), server);
+      text.append(name, line);
+      item.append(text);
+      if (!room.archived) {
         const open = el('button', 'jp-mod-styled mutirao-RoomOpen', 'Open');
         open.type = 'button';
         open.addEventListener('click', () => void this._open(room, open));
         item.append(open);
       }
+      const more = el('button', 'jp-mod-styled mutirao-RoomMenuButton', '⋯');
+      more.type = 'button';
+      more.title = `Actions for ${room.display_name || room.name}`;
+      more.setAttribute('aria-haspopup', 'menu');
+      more.addEventListener('click', () => {
+        const rect = more.getBoundingClientRect();
+        this._menu(room).open(rect.left, rect.bottom);
+      });
+      item.append(more);
       list.append(item);
     }
     if (this._rooms.length === 0) {
@@ -240,10 +354,36 @@ export class RoomsPanel extends Widget {
     }
   }
 
+  /** A room's "⋯" menu: the commands that apply to it (they say when they do not). */
+  private _menu(room: IRoom): Menu {
+    const menu = new Menu({ commands: this._options.commands });
+    menu.addClass('mutirao-RoomMenu');
+    menu.node.dataset.room = room.name;
+    for (const command of ROOM_MENU) {
+      if (command === null) {
+        menu.addItem({ type: 'separator' });
+      } else {
+        menu.addItem({ command, args: { room: room.name } });
+      }
+    }
+    return menu;
+  }
+
+  /** Open a room (started first if needed) in this window. */
+  openRoom(name: string): Promise<void> {
+    const room = this.findRoom(name);
+    return room ? this._open(room, null) : Promise.resolve();
+  }
+
   /** Start the room's server if needed (and allowed), then go there. */
-  private async _open(room: IRoom, button: HTMLButtonElement): Promise<void> {
+  private async _open(
+    room: IRoom,
+    button: HTMLButtonElement | null
+  ): Promise<void> {
     const client = this._options.client;
-    button.disabled = true;
+    if (button) {
+      button.disabled = true;
+    }
     try {
       let detail = await client.getRoom(room.name);
       if (!detail.server.ready) {
@@ -264,12 +404,17 @@ export class RoomsPanel extends Widget {
     } catch (error) {
       this._status(`Cannot open ${room.name}: ${describeFailure(error)}`, true);
     } finally {
-      button.disabled = false;
+      if (button) {
+        button.disabled = false;
+      }
     }
   }
 
-  private _rooms: IRoom[] = [];
+  private _rooms: IListedRoom[] = [];
+  private _me: IMe | null = null;
   private _room: IRoomDetail | null = null;
+  private _changed = new Signal<this, void>(this);
+  private _newButton: HTMLButtonElement;
   private _isRoomServer = false;
   private _roomNode: HTMLElement;
   private _onlineNode: HTMLUListElement;

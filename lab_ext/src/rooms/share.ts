@@ -3,7 +3,7 @@
  * (the rooms service refuses higher ones anyway; its answer is shown as it is), and below,
  * the room's current shares with a "Revoke" button each (./sharelist).
  */
-import { Dialog } from '@jupyterlab/apputils';
+import { Dialog, Notification } from '@jupyterlab/apputils';
 import { PageConfig } from '@jupyterlab/coreutils';
 import { Widget } from '@lumino/widgets';
 
@@ -177,9 +177,12 @@ export class ShareForm extends Widget {
         input.value = url;
         input.addEventListener('focus', () => input.select());
         const expires = new Date(link.expires_at).toLocaleString();
+        const row = document.createElement('div');
+        row.className = 'mutirao-ShareLinkRow';
+        row.append(input, copyButton(input));
         this.result.append(
           `A ${role} link, valid until ${expires}. Anyone who opens it while it is valid joins the room:`,
-          input
+          row
         );
       } else {
         if (!name) {
@@ -224,16 +227,68 @@ export class ShareForm extends Widget {
 }
 
 /**
+ * Put a text on the clipboard: the Clipboard API where the page may use it (HTTPS, or
+ * localhost), else the browser's copy command on the selected input.
+ */
+export async function copyText(
+  text: string,
+  input?: HTMLInputElement
+): Promise<boolean> {
+  try {
+    if (navigator.clipboard && window.isSecureContext) {
+      await navigator.clipboard.writeText(text);
+      return true;
+    }
+  } catch {
+    // refused (no permission, page not focused): try the copy command
+  }
+  if (input) {
+    input.focus();
+    input.select();
+    return document.execCommand('copy');
+  }
+  return false;
+}
+
+/** A "Copy" button for a link's input; says whether it worked, in place and in a toast. */
+function copyButton(input: HTMLInputElement): HTMLButtonElement {
+  const button = document.createElement('button');
+  button.type = 'button';
+  button.className = 'jp-mod-styled mutirao-ShareCopy';
+  button.textContent = 'Copy';
+  button.title = 'Copy the link to the clipboard';
+  button.addEventListener('click', () => {
+    void copyText(input.value, input).then(ok => {
+      button.textContent = ok ? 'Copied' : 'Copy';
+      button.dataset.state = ok ? 'copied' : 'failed';
+      if (ok) {
+        Notification.success('Link copied to the clipboard.', {
+          autoClose: 3000
+        });
+      } else {
+        input.select();
+        Notification.warning(
+          'The browser did not let the page copy: the link is selected, press Ctrl+C (⌘C).',
+          { autoClose: 5000 }
+        );
+      }
+    });
+  });
+  return button;
+}
+
+/**
  * Show the share dialog; its own "Share" button sends (the dialog stays open with the
  * outcome, so a link can be copied) and "Close" closes it.
  */
 export async function showShareDialog(
   client: RoomsClient,
   room: string,
-  myRole: string | null
+  myRole: string | null,
+  displayName: string = room
 ): Promise<void> {
   const dialog = new Dialog({
-    title: `Share ${room}`,
+    title: `Share ${displayName || room}`,
     body: new ShareForm(room, myRole, client),
     buttons: [Dialog.cancelButton({ label: 'Close' })],
     focusNodeSelector: '.mutirao-ShareKind'

@@ -35,6 +35,21 @@ export function shareLabel(share: IMember | ILink): string {
   return `the ${share.role} link`;
 }
 
+/** What the confirmation of a revocation asks. */
+export function revokeQuestion(share: IMember | ILink): string {
+  const label = shareLabel(share);
+  if (!('kind' in share)) {
+    return `Revoke ${label}? Nobody can join with it any more; those who accepted it stay.`;
+  }
+  if (share.pending) {
+    return `Take back the invitation of ${label}? It stops waiting for their first sign-in.`;
+  }
+  if (share.kind === 'group') {
+    return `Revoke the share of ${label}? Its members lose what the team gives them.`;
+  }
+  return `Revoke the share of ${label}? They lose the room, unless a team keeps them in.`;
+}
+
 /**
  * The list; `refresh()` reads it from the rooms service.
  */
@@ -173,14 +188,50 @@ export class ShareList extends Widget {
     );
     revoke.type = 'button';
     revoke.title = `Revoke the share of ${shareLabel(share)}`;
-    revoke.addEventListener('click', () => {
-      revoke.disabled = true;
-      void this.revoke(share).finally(() => {
-        revoke.disabled = false;
-      });
-    });
+    revoke.addEventListener('click', () => this._confirm(item, share));
     item.append(icon, text, badge, revoke);
     return item;
+  }
+
+  /**
+   * Ask in the line itself (the share dialog is already a dialog): what revoking does, and
+   * "Cancel" or "Revoke".
+   */
+  private _confirm(item: HTMLLIElement, share: IMember | ILink): void {
+    if (item.querySelector('.mutirao-ShareConfirm')) {
+      return;
+    }
+    const box = el('div', 'mutirao-ShareConfirm');
+    box.setAttribute('role', 'alertdialog');
+    const question = el(
+      'span',
+      'mutirao-ShareConfirmText',
+      revokeQuestion(share)
+    );
+    const cancel = el(
+      'button',
+      'jp-mod-styled mutirao-ShareConfirmCancel',
+      'Cancel'
+    );
+    cancel.type = 'button';
+    const confirm = el(
+      'button',
+      'jp-mod-styled jp-mod-warn mutirao-ShareConfirmRevoke',
+      'Revoke'
+    );
+    confirm.type = 'button';
+    cancel.addEventListener('click', () => {
+      box.remove();
+      item.classList.remove('mutirao-mod-confirming');
+    });
+    confirm.addEventListener('click', () => {
+      confirm.disabled = cancel.disabled = true;
+      void this.revoke(share);
+    });
+    box.append(question, cancel, confirm);
+    item.classList.add('mutirao-mod-confirming');
+    item.append(box);
+    confirm.focus();
   }
 
   private _memberNode(m: IMember): HTMLLIElement {
