@@ -19,6 +19,7 @@ from . import (
     p7_loop,
     r1_comments,
     r3_rooms,
+    r4_boundary,
     r5_hostile,
 )
 
@@ -35,6 +36,8 @@ def main() -> int:
         p7_loop,
         r1_comments,
         r3_rooms,
+        # the whole R4 line: the access matrix and r4_sessions' open-session figures
+        r4_boundary,
         r5_hostile,
         git_differential,
     ):
