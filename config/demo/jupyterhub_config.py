@@ -8,7 +8,7 @@
 # Environment variables read here (all optional):
 #   MUTIRAO_PORT (8000), MUTIRAO_HUB_PORT (8081), MUTIRAO_PROXY_API_PORT (8001),
 #   MUTIRAO_BASE_URL (/), MUTIRAO_STATE_DIR (.state/demo), MUTIRAO_ROOMS_PORT (a free port),
-#   MUTIRAO_DEMO_GPUS (unset: no GPUs; a number of pretend GPUs, or nvml)
+#   MUTIRAO_DEMO_GPUS (2 pretend GPUs; a number of pretend GPUs, 0 for none, or nvml)
 import os
 import shutil
 import sys
@@ -52,18 +52,19 @@ c.LocalTeamAuthenticator.allowed_teams = {"ml-research", "data-platform"}
 
 # Local single-user processes through Mutirão's GPU spawner, each in its own folder under the
 # state folder. They run as the hub's own system user: fine for a laptop, not for a shared
-# machine (see docs/install). Without MUTIRAO_DEMO_GPUS there are no GPUs and one CPU profile,
-# so login goes straight to JupyterLab; MUTIRAO_DEMO_GPUS=nvml discovers the machine's GPUs with
-# NVML, MUTIRAO_DEMO_GPUS=<n> declares n pretend GPUs (to try the form and the queue on a
-# laptop; CUDA sees nothing behind them). Either adds a GPU profile for ml-research.
+# machine (see docs/install). By default the demo declares 2 pretend GPUs (CUDA sees nothing
+# behind them), so ml-research members get the profile form and the queue on a laptop;
+# MUTIRAO_DEMO_GPUS=<n> declares n of them, MUTIRAO_DEMO_GPUS=nvml discovers the machine's GPUs
+# with NVML, and MUTIRAO_DEMO_GPUS=0 has none: one CPU profile, login goes straight to
+# JupyterLab.
 c.JupyterHub.spawner_class = "mutirao-local"
 c.GPULocalProcessSpawner.run_as_hub_user = True
 c.GPULocalProcessSpawner.home_dir_template = str(state / "homes" / "{username}")
 c.GPULocalProcessSpawner.profiles = [
     {"name": "cpu", "display_name": "CPU", "description": "A server without GPUs."},
 ]
-demo_gpus = os.environ.get("MUTIRAO_DEMO_GPUS", "").strip()
-if demo_gpus:
+demo_gpus = os.environ.get("MUTIRAO_DEMO_GPUS", "2").strip()
+if demo_gpus not in ("", "0"):
     c.GPULocalProcessSpawner.profiles.append(
         {
             "name": "gpu",
@@ -89,6 +90,8 @@ else:
 gpu_admin_config(c)
 
 c.Spawner.cmd = [sys.executable, "-m", "jupyterhub.singleuser"]
+# JupyterLab's defaults for the demo (config/demo/jupyter/labconfig): no offer to fetch news
+c.Spawner.environment = {"JUPYTER_CONFIG_PATH": str(here / "jupyter")}
 c.Spawner.default_url = "/lab"
 if os.geteuid() == 0:
     # CI and containers run as root; jupyter-server refuses that unless told
@@ -107,6 +110,13 @@ c.JupyterHub.cleanup_proxy = True
 from mutirao_hub.rooms.config import rooms_service_config  # noqa: E402
 
 c.LocalTeamAuthenticator.team_roles = {"ml-research": ["mutirao-room-creator"]}
+# ...and its folder holds an example notebook under git, with two versions and a comment
+# thread, before the room's server first starts (config/demo/seed_room.py)
+sys.path.insert(0, str(here))
+from seed_room import seed_room  # noqa: E402
+
+seed_room(state / "homes" / "room-ml-research")
+
 rooms_port = os.environ.get("MUTIRAO_ROOMS_PORT")
 rooms_service_config(
     c,

@@ -32,6 +32,7 @@ from .comments.store import CommentStore
 from .handlers import VersionHandler
 from .jsonbody import DEFAULT_MAX_DEPTH
 from .looplag import LoopLagProbe
+from .notify import Notifier
 from .rooms import newcomers, pageconfig, roles, routes, save_on_stop, timeline, ydoc_filter
 from .rooms.authorizer import RoomAuthorizer
 from .rooms.contents import room_contents_class
@@ -287,6 +288,25 @@ class MutiraoApp(ExtensionApp):
         """,
     ).tag(config=True)
 
+    notifications_url = Unicode(
+        "",
+        help="""Where the server posts its people's notifications (mentions, replies in their
+        threads, restores of notebooks they have open): the rooms service's
+        ``api/notifications`` URL, reached with the server's JupyterHub token.
+
+        Default: empty, which means the rooms service's own address that
+        ``rooms_service_config`` gives servers (``$MUTIRAO_ROOMS_URL``); outside JupyterHub,
+        or without the rooms service, nothing is posted. Set it when servers reach the hub's
+        services by another address, say in Docker or Kubernetes. Example::
+
+            c.MutiraoApp.notifications_url = (
+                "http://hub:8000/services/mutirao-rooms/api/notifications"
+            )
+
+        .. versionadded:: 0.2
+        """,
+    ).tag(config=True)
+
     def initialize_settings(self):
         assert self.serverapp is not None
         assert self.serverapp.event_logger is not None
@@ -300,6 +320,10 @@ class MutiraoApp(ExtensionApp):
             self.serverapp.web_app.settings,
             self.log,
         )
+        self.notifier = Notifier.from_env(self.log, self.notifications_url)
+        self.comments.notifier = self.notifier
+        if self.notifier is not None:
+            self.log.info("Mutirão notifications go to %s", self.notifier.url)
         self.serverapp.event_logger.add_listener(
             schema_id=CONTENTS_EVENTS, listener=self.comments.on_contents_event
         )

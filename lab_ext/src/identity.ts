@@ -43,19 +43,45 @@ export function initialsOf(who: IIdentityLike): string {
 }
 
 /**
- * The person's colour from the hub when it is a plain CSS colour, else a stable colour made
- * from the user name, so one person keeps one colour everywhere.
+ * The colours people get, with enough contrast on JupyterLab's light and dark themes: the
+ * same list, in the same order, as `PALETTE` in hub_ext's `mutirao_hub/auth/identity.py`.
+ */
+export const PALETTE = [
+  '#1f77b4',
+  '#d62728',
+  '#2ca02c',
+  '#9467bd',
+  '#ff7f0e',
+  '#17becf',
+  '#8c564b',
+  '#e377c2',
+  '#bcbd22',
+  '#7f7f7f'
+] as const;
+
+/**
+ * A user name's colour, computed exactly as the hub's `colour_for` does (32-bit FNV-1a of the
+ * name's UTF-8 bytes, modulo the palette), so a person has one colour in presence, History and
+ * comments even where the hub's colour is not at hand.
+ */
+export function colourFor(username: string): string {
+  let h = 0x811c9dc5;
+  for (const byte of new TextEncoder().encode(username)) {
+    h = Math.imul(h ^ byte, 0x01000193) >>> 0;
+  }
+  return PALETTE[h % PALETTE.length];
+}
+
+/**
+ * The person's colour from the hub when it is a plain CSS colour, else their user name's
+ * colour (`colourFor`), so one person keeps one colour everywhere.
  */
 export function colorOf(who: IIdentityLike): string {
   const color = (who.color ?? '').trim();
   if (color && CSS_COLOR.test(color)) {
     return color;
   }
-  let h = 0;
-  for (const ch of who.username) {
-    h = (h * 31 + ch.charCodeAt(0)) % 360;
-  }
-  return `hsl(${h}, 55%, 45%)`;
+  return colourFor(who.username);
 }
 
 export interface IAvatarOptions {

@@ -12,6 +12,7 @@ import { commentsPlugin } from './comments/plugin';
 import { roomsPlugin } from './rooms/plugin';
 import { versioningPlugin } from './versioning/plugin';
 import { MutiraoAPIError, requestAPI } from './handler';
+import { notificationsPlugin } from './notifications';
 import { runtimePlugin } from './runtime';
 
 export { MutiraoAPIError, requestAPI } from './handler';
@@ -163,5 +164,6 @@ export default [
   commentsPlugin,
   roomsPlugin,
   versioningPlugin,
-  runtimePlugin
+  runtimePlugin,
+  notificationsPlugin
 ];

@@ -6,9 +6,8 @@ user model, so cursors, presence lists, comments and commits show "Ana Souza" ra
 
 from __future__ import annotations
 
-import hashlib
-
-# Colours with enough contrast on JupyterLab's light and dark themes.
+# Colours with enough contrast on JupyterLab's light and dark themes (the lab's PALETTE in
+# lab_ext/src/identity.ts is the same list).
 PALETTE = (
     "#1f77b4",
     "#d62728",
@@ -34,9 +33,15 @@ def initials(display_name: str, fallback: str) -> str:
 
 
 def colour_for(username: str) -> str:
-    """A colour that stays the same for a user across logins and servers."""
-    digest = hashlib.sha256(username.encode("utf-8")).digest()
-    return PALETTE[digest[0] % len(PALETTE)]
+    """A colour that stays the same for a user across logins and servers.
+
+    32-bit FNV-1a of the name's UTF-8 bytes, modulo the palette: the lab computes the same
+    (``colourFor`` in lab_ext/src/identity.ts) where the hub's colour is not at hand, such as
+    the authors of versions in History."""
+    h = 0x811C9DC5
+    for byte in username.encode("utf-8"):
+        h = ((h ^ byte) * 0x01000193) & 0xFFFFFFFF
+    return PALETTE[h % len(PALETTE)]
 
 
 def user_info(

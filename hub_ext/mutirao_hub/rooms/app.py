@@ -22,12 +22,12 @@ from jupyterhub.services.auth import HubOAuthCallbackHandler, HubOAuthenticated,
 from tornado import template, web
 from tornado.escape import url_escape
 from tornado.httpserver import HTTPServer
-from traitlets import Dict, Enum, Integer, List, Set, Unicode, default, validate
+from traitlets import Dict, Enum, Float, Integer, List, Set, Unicode, default, validate
 from traitlets.config import Application, Config
 
 from .. import __version__
 from ..jsonbody import DEFAULT_MAX_DEPTH, JSONBodyError, parse_json_body
-from . import policy
+from . import notifications, policy
 from .db import make_session_factory
 from .hubapi import HubAPI, HubAPIError
 from .identities import with_identities
@@ -281,6 +281,116 @@ class RoomsService(Application):
         """,
     ).tag(config=True)
 
+    smtp_host = Unicode(
+        "",
+        help="""
+        SMTP server that e-mails notifications (mentions and shares, see ``email_kinds``).
+        Empty (the default) sends no e-mail; notifications still reach the lab's bell.
+        People's addresses come from the hub (the authenticator's ``user_info``)::
+
+            c.RoomsService.smtp_host = "smtp.example.org"
+
+        .. versionadded:: 0.2
+        """,
+    ).tag(config=True)
+
+    smtp_port = Integer(
+        587,
+        help="""
+        Port of ``smtp_host``. Default: 587 (submission with STARTTLS); 465 goes with
+        ``smtp_security = "ssl"``, 25 with ``"none"`` on a trusted relay.
+
+        .. versionadded:: 0.2
+        """,
+    ).tag(config=True)
+
+    smtp_security = Enum(
+        ["starttls", "ssl", "none"],
+        "starttls",
+        help="""
+        How the connection to ``smtp_host`` is encrypted: ``"starttls"`` (the default),
+        ``"ssl"`` (TLS from the start, port 465), or ``"none"`` (a relay on a trusted
+        network; credentials then cross it in clear)::
+
+            c.RoomsService.smtp_security = "ssl"
+
+        .. versionadded:: 0.2
+        """,
+    ).tag(config=True)
+
+    smtp_from = Unicode(
+        "",
+        help="""
+        The ``From`` address of notification e-mail. Required with ``smtp_host``::
+
+            c.RoomsService.smtp_from = "Mutirão <mutirao@example.org>"
+
+        .. versionadded:: 0.2
+        """,
+    ).tag(config=True)
+
+    smtp_username = Unicode(
+        "",
+        help="""
+        User name to log in to ``smtp_host``; empty (the default) sends without logging in.
+
+        .. versionadded:: 0.2
+        """,
+    ).tag(config=True)
+
+    smtp_password = Unicode(
+        "",
+        help="""
+        Password for ``smtp_username``. Default: the ``MUTIRAO_SMTP_PASSWORD`` environment
+        variable of the service, so it need not be written in a config file.
+
+        .. versionadded:: 0.2
+        """,
+    ).tag(config=True)
+
+    @default("smtp_password")
+    def _default_smtp_password(self):
+        return os.environ.get("MUTIRAO_SMTP_PASSWORD", "")
+
+    smtp_timeout = Float(
+        20.0,
+        help="""
+        Seconds to wait for ``smtp_host`` before a message is given up (and logged).
+        Default: 20.
+
+        .. versionadded:: 0.2
+        """,
+    ).tag(config=True)
+
+    email_kinds = Set(
+        Unicode(),
+        default_value={"mention", "share"},
+        help="""
+        Which notifications are also e-mailed when ``smtp_host`` is set: any of
+        ``mention``, ``reply``, ``share``, ``restore``, ``checkout``.
+        Default: ``{"mention", "share"}``::
+
+            c.RoomsService.email_kinds = {"mention", "reply", "share"}
+
+        .. versionadded:: 0.2
+        """,
+    ).tag(config=True)
+
+    public_url = Unicode(
+        "",
+        help="""
+        The hub's public URL (``https://hub.example.org``), put before the links in
+        notification e-mail. Default: ``JUPYTERHUB_PUBLIC_URL`` if the hub sets it, else
+        empty (e-mail then carries the links' paths only).
+
+        .. versionadded:: 0.2
+        """,
+    ).tag(config=True)
+
+    @default("public_url")
+    def _default_public_url(self):
+        return os.environ.get("JUPYTERHUB_PUBLIC_URL", "")
+
     aliases = {"config": "RoomsService.config_file"}  # noqa: RUF012 - traitlets reads it
 
     def initialize(self, argv=None):
@@ -310,6 +420,24 @@ class RoomsService(Application):
             deleted_rooms_keep_days=max(0, self.deleted_rooms_keep_days),
         )
 
+    def mailer(self) -> notifications.Mailer | None:
+        if not self.smtp_host:
+            return None
+        if not self.smtp_from:
+            self.log.error("RoomsService.smtp_from is empty: notification e-mail is off")
+            return None
+        settings = notifications.SMTPSettings(
+            host=self.smtp_host,
+            port=self.smtp_port,
+            sender=self.smtp_from,
+            security=self.smtp_security,
+            username=self.smtp_username,
+            password=self.smtp_password,
+            kinds=frozenset(self.email_kinds),
+            timeout=self.smtp_timeout,
+        )
+        return notifications.Mailer(settings, self.public_url)
+
     def make_app(self) -> web.Application:
         prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/mutirao-rooms/")
         hub = HubAPI(
@@ -317,12 +445,15 @@ class RoomsService(Application):
             os.environ.get("JUPYTERHUB_API_TOKEN", ""),
         )
         self.manager = RoomsManager(hub, make_session_factory(self.db_url), self.settings())
+        self.notifications = notifications.Notifications(self.manager.db, self.mailer())
         p = re.escape(prefix)
         room = r"/([^/]+)"
         handlers = [
             (p + "oauth_callback", HubOAuthCallbackHandler),
             (p + "api/?", RootAPIHandler),
             (p + "api/me/?", MeAPIHandler),
+            (p + "api/notifications/?", NotificationsAPIHandler),
+            (p + "api/notifications/read/?", NotificationsReadAPIHandler),
             (p + "api/rooms/?", RoomsAPIHandler),
             (p + "api/invitations/?", InvitationsAPIHandler),
             (p + "api/rooms" + room + "/?", RoomAPIHandler),
@@ -342,6 +473,7 @@ class RoomsService(Application):
         return web.Application(
             handlers,
             manager=self.manager,
+            notifications=self.notifications,
             prefix=prefix,
             hub_base_url=os.environ.get("JUPYTERHUB_BASE_URL", "/"),
             cookie_secret=os.urandom(32),
@@ -389,6 +521,8 @@ class RoomsService(Application):
         await stop.wait()
         background.cancel()
         server.stop()
+        if self.notifications.mailer is not None:
+            await self.notifications.mailer.drain()
         self.log.info("Rooms service stopped")
 
     def start(self):
@@ -402,6 +536,10 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
     @property
     def manager(self) -> RoomsManager:
         return self.settings["manager"]
+
+    @property
+    def notifications(self) -> notifications.Notifications:
+        return self.settings["notifications"]
 
     async def prepare(self):
         # the identity: a token in the Authorization header, or the service's login cookie
@@ -484,6 +622,35 @@ class NotFoundAPIHandler(APIHandler):
     post = delete = patch = put = get
 
 
+class NotificationsAPIHandler(APIHandler):
+    """``GET``: the person's notifications (unread, or ``?all=1``; ``?after=<id>`` for newer
+    ones only). ``POST``: a server's event for some of its people (see
+    :func:`.notifications.server_event`)."""
+
+    async def get(self):
+        unread_only = self.get_query_argument("all", "0").lower() in ("0", "false", "")
+        try:
+            after = int(self.get_query_argument("after", "0"))
+        except ValueError:
+            raise web.HTTPError(400, "after must be a notification id.") from None
+        self.write_json(self.notifications.feed(self.current_user["name"], unread_only, after))
+
+    async def post(self):
+        body = notifications.check_post(self.get_json_body())
+        delivered = await notifications.server_event(
+            self.manager, self.notifications, self.current_user["name"], body
+        )
+        self.write_json({"notified": delivered}, 201)
+
+
+class NotificationsReadAPIHandler(APIHandler):
+    """``POST {"ids": [...]}`` (or ``{}`` for all): mark the person's notifications read."""
+
+    async def post(self):
+        ids = notifications.check_read(self.get_json_body())
+        self.write_json({"marked": self.notifications.mark_read(self.current_user["name"], ids)})
+
+
 class RoomsAPIHandler(APIHandler):
     async def get(self):
         self.write_json(await self.manager.list_rooms(await self.person()))
@@ -516,7 +683,9 @@ class SharesAPIHandler(APIHandler):
         self.write_json(members)
 
     async def post(self, name):
-        model = await self.manager.share(await self.person(), name, self.get_json_body())
+        person = await self.person()
+        model = await self.manager.share(person, name, self.get_json_body())
+        await notifications.share_event(self.manager, self.notifications, person, name, model)
         # an invitation waits for its person's first sign-in: accepted, not yet applied
         self.write_json(model, 202 if model.get("pending") else 200)
 

@@ -12,9 +12,11 @@ room-role scopes to ``c.JupyterHub.custom_scopes``, lets every user reach the se
 (``c.JupyterHub.extra_user_scopes``), and lets a room's server receive its members' room-role
 scopes in their OAuth tokens (``c.Spawner.oauth_client_allowed_scopes``) and list its own shares
 (``read:shares!server`` in ``c.Spawner.server_token_scopes``), and lets members into rooms'
-servers without JupyterHub's "Authorize access" page (:class:`NoConfirmClients`), and makes the
-page accepting a share link name the room and who invites (:mod:`.linkpage`). Calling it
-again replaces what the previous call set.
+servers without JupyterHub's "Authorize access" page (:class:`NoConfirmClients`), makes the
+page accepting a share link name the room and who invites (:mod:`.linkpage`), and lets
+servers post their people's notifications to the service (``MUTIRAO_ROOMS_URL`` in
+``c.Spawner.environment``, the service's access scope in their token). Calling it again
+replaces what the previous call set.
 """
 
 from __future__ import annotations
@@ -217,7 +219,19 @@ def rooms_service_config(
             f"{SERVER_SHARES_SCOPE!r} to what it returns"
         )
     server_scopes = list(server_scopes or DEFAULT_SERVER_TOKEN_SCOPES)
-    if SERVER_SHARES_SCOPE not in server_scopes:
-        server_scopes.append(SERVER_SHARES_SCOPE)
+    # ... and posts its notifications (mentions, replies, restores) to the service
+    for scope in (SERVER_SHARES_SCOPE, access):
+        if scope not in server_scopes:
+            server_scopes.append(scope)
     spawner.server_token_scopes = server_scopes
+
+    # Where servers reach the service without the proxy (mutirao_lab.notify); the service's
+    # own URL, which a Docker or Kubernetes deployment sets to an address its servers reach.
+    environment = _current(spawner, "environment", {})
+    if not callable(environment):
+        spawner.environment = {
+            **environment,
+            "MUTIRAO_ROOMS_URL": service["url"],
+            "MUTIRAO_ROOMS_SERVICE": name,
+        }
     return service

@@ -163,6 +163,27 @@ def code_hash(code: str) -> str:
     return hashlib.sha256(code.encode("utf-8")).hexdigest()
 
 
+class Notification(Base):
+    """One notice for one person: a mention, a reply, a share, a restore (see
+    :mod:`.notifications`). Kept until read and for a while after, per person."""
+
+    __tablename__ = "mutirao_notifications"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user: Mapped[str] = mapped_column(String(255), nullable=False, index=True)
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    #: who did it: their user name and the name they are shown by
+    actor: Mapped[str] = mapped_column(String(255), default="")
+    actor_name: Mapped[str] = mapped_column(String(255), default="")
+    #: where: the room's display name, or empty for the person's own server
+    place: Mapped[str] = mapped_column(String(255), default="")
+    path: Mapped[str] = mapped_column(Text, default="")
+    excerpt: Mapped[str] = mapped_column(Text, default="")
+    url: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
 def make_session_factory(url: str) -> sessionmaker[Session]:
     """Create the tables if needed and return a session factory for ``url``."""
     kwargs: dict = {}

@@ -78,6 +78,7 @@ class CommentsHandler(MutiraoHandler):
         role = await self.service.role(self.current_user, self)
         if role is None:
             raise CommentError(403, "you are not a member of this room")
+        self.service.saw(self.me())
         return role
 
     def allow(self, role: str, action: str, is_author: bool = False) -> None:
@@ -159,6 +160,7 @@ class ThreadsHandler(CommentsHandler):
         thread = await self.service.store.call(CommentDB.create_thread, thread, path)
         stored = time.perf_counter()
         self.service.publish("created", thread, comment_id=thread.comments[0].id)
+        self.service.notify(thread, thread.comments[0])
         self.timings.update(db=stored - started, push=time.perf_counter() - stored)
         self.write_json(thread.to_json(), status=201)
 
@@ -225,6 +227,7 @@ class RepliesHandler(CommentsHandler):
         if thread is None:
             raise CommentError(404, f"no thread {thread_id}")
         self.service.publish("created", thread, comment_id=comment.id)
+        self.service.notify(thread, comment)
         self.write_json(thread.to_json(), status=201)
 
 
@@ -253,6 +256,9 @@ class CommentHandler(CommentsHandler):
         if updated is None:
             raise CommentError(404, f"no comment {comment_id} in thread {thread_id}")
         self.service.publish("updated", updated, comment_id=comment_id)
+        edited = next((c for c in updated.comments if c.id == comment_id), None)
+        if edited is not None:
+            self.service.notify(updated, edited, before=list(comment.mentions))
         self.write_json(updated.to_json())
 
     @web.authenticated
@@ -320,7 +326,12 @@ class MembersHandler(CommentsHandler):
         self.allow(role, "read")
         members = await self.service.members(self)
         self.write_json(
-            {"me": {"username": self.current_user.username, "role": role}, "members": members}
+            {
+                "me": {"username": self.current_user.username, "role": role},
+                "members": members,
+                # how each is shown (display name, picture), for those the server has seen
+                "people": [self.service.identity(m) for m in members],
+            }
         )
 
 

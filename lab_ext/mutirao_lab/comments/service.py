@@ -19,7 +19,8 @@ from typing import Any
 from jupyter_core.utils import ensure_async
 from tornado import web
 
-from .model import CommentError, Thread, reconcile
+from ..notify import Notifier, comment_recipients
+from .model import Comment, CommentError, Thread, reconcile
 from .store import CommentDB, CommentStore
 
 #: jupyter_server's contents events (save, rename, ...), emitted on its event bus
@@ -28,6 +29,9 @@ CONTENTS_EVENTS = "https://events.jupyter.org/jupyter_server/contents_service/v1
 #: A websocket client of a file: called with each event as a whole websocket text frame,
 #: built once for every client (see :func:`text_frame`)
 Listener = Callable[[bytes], None]
+
+#: People whose identity (display name, picture) the service keeps for the @-autocomplete
+PEOPLE_KEPT = 1000
 
 #: Notebooks whose cells :meth:`CommentsService.cells` keeps, the most recently read ones
 CELLS_CACHE_SIZE = 32
@@ -77,6 +81,10 @@ class CommentsService:
         self._reads: dict[str, tuple[Hashable, asyncio.Future[list[dict[str, Any]]]]] = {}
         self._warming: set[asyncio.Task[Any]] = set()
         self._closed = False
+        #: posts mentions and replies to people's notification feeds (None: nowhere to post)
+        self.notifier: Notifier | None = None
+        #: how the people who used the comments API look (their hub identity), newest last
+        self._people: dict[str, dict[str, Any]] = {}
 
     # -- who -----------------------------------------------------------------------------
 
@@ -87,6 +95,44 @@ class CommentsService:
     async def members(self, handler: Any) -> list[str]:
         members = self.roles.members(handler)
         return list(await members if inspect.isawaitable(members) else members)
+
+    def saw(self, author: Any) -> None:
+        """Remember how a user of the comments API looks, for the @-autocomplete."""
+        model = {
+            "username": author.username,
+            "display_name": author.display_name or author.username,
+            "initials": author.initials,
+            "color": author.color,
+            "avatar_url": author.avatar_url,
+        }
+        self._people.pop(author.username, None)
+        self._people[author.username] = model
+        while len(self._people) > PEOPLE_KEPT:
+            self._people.pop(next(iter(self._people)))
+
+    def identity(self, username: str) -> dict[str, Any]:
+        """How ``username`` looks, as far as the server knows (at least their user name)."""
+        return dict(self._people.get(username) or {"username": username})
+
+    def notify(self, thread: Thread, comment: Comment, before: list[str] | None = None) -> None:
+        """Tell the people ``comment`` mentions, and (a reply) the others in its thread.
+
+        ``before``: for an edit, whom the comment mentioned already (told once is enough)."""
+        if self.notifier is None:
+            return
+        first = comment.id == (thread.comments[0].id if thread.comments else comment.id)
+        participants = (
+            []
+            if before is not None or first
+            else [thread.author.username, *(c.author.username for c in thread.comments)]
+        )
+        told = comment_recipients(
+            comment.author.username, comment.mentions, participants, before or ()
+        )
+        path = self.file_ids.get_path(thread.anchor.file_id) or ""
+        for kind in ("mention", "reply"):
+            people = [user for user, k in told.items() if k == kind]
+            self.notifier.send(people, kind, comment.author.username, path, comment.body)
 
     # -- files ---------------------------------------------------------------------------
 

@@ -20,10 +20,10 @@ from .authorizer import RoomAuthorizer
 class RoomRoleResolver(RoleResolver):
     """Room roles from the request's JupyterHub scopes.
 
-    The server learns its members from their requests: it cannot list the room's shares
-    (its token may not read them), so the members that can be @mentioned are those who
-    used the server since it started, and a role asked for without a request (by username
-    only, as automatic snapshots do) is the role of that user's latest request.
+    The members that can be @mentioned are the people with a share of the room (as the
+    server last read its shares from the hub) and those who used the server since it
+    started; a role asked for without a request (by username only, as automatic snapshots
+    do) is the role of that user's latest request.
     """
 
     room_user_prefix = Unicode(
@@ -77,6 +77,13 @@ class RoomRoleResolver(RoleResolver):
 
     def members(self, handler: Any) -> list[str]:
         names = set(self._seen)
+        # everyone with a share of their own (the rooms service gives one to each member of a
+        # sharing team too), as the server last read its shares from the hub
+        authorizer = getattr(handler, "authorizer", None)
+        shares = getattr(authorizer, "shares", None)
+        for kind, name in getattr(shares, "table", None) or {}:
+            if kind == "user":
+                names.add(name)
         if self.server_user and not roles.is_room(self.server_user, self.room_user_prefix):
             names.add(self.server_user)  # a personal server's owner
         user = getattr(handler, "current_user", None)

@@ -45,6 +45,19 @@ class LiveDocuments:
             return None
         return room
 
+    def people(self, path: str) -> list[str]:
+        """The user names of those who have ``path`` open now (its room's websocket clients,
+        as the server authenticated them), in no particular order."""
+        content_type, file_format = content_kind(path)
+        room = self._room(path, content_type, file_format)
+        names = set()
+        for client in list(getattr(room, "clients", None) or ()):
+            user = getattr(client, "current_user", None)
+            name = getattr(user, "username", None)
+            if isinstance(name, str) and name:
+                names.add(name)
+        return sorted(names)
+
     async def replace(self, path: str, data: bytes) -> dict[str, Any]:
         """Make ``path`` (root-relative) hold ``data`` on disk and in its open room, if any.
         Answers ``{"live": bool}``: whether a room (and its clients) got the new content."""

@@ -79,6 +79,15 @@ class Versioning:
 
     # -- who ---------------------------------------------------------------------------------
 
+    def notify_replaced(self, kind: str, actor: str, people: dict[str, list[str]]) -> None:
+        """Tell those who had a file open that ``actor``'s restore or checkout replaced it
+        (``people``: path -> user names); at most a few files per event, the first ones."""
+        notifier = getattr(self.app, "notifier", None)
+        if notifier is None:
+            return
+        for path, users in list(people.items())[:5]:
+            notifier.send(users, kind, actor, path)
+
     async def role(self, user: Any, handler: Any) -> str | None:
         role = self.roles.role(user, handler)
         return await role if inspect.isawaitable(role) else role

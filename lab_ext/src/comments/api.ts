@@ -6,6 +6,7 @@ import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
 import { requestAPI } from '../handler';
+import type { IIdentityLike } from '../identity';
 
 /**
  * Who wrote a comment, as the server's identity provider described them.
@@ -53,6 +54,14 @@ export interface IThreadList {
 export interface IMembers {
   me: { username: string; role: string };
   members: string[];
+  /** How each member looks, as far as the server knows (in the order of `members`). */
+  people?: IIdentityLike[];
+}
+
+/** The members who can be @mentioned, with their identities where the server has them. */
+export function mentionable(members: IMembers): IIdentityLike[] {
+  const known = new Map((members.people ?? []).map(p => [p.username, p]));
+  return members.members.map(u => known.get(u) ?? { username: u });
 }
 
 export interface IMention {

@@ -57,7 +57,7 @@ export class Composer {
     row.append(this._anchor, this._submit);
     this.node.append(
       this._targetNode,
-      withMentions(this._input, () => this._options.members().members),
+      withMentions(this._input, () => api.mentionable(this._options.members())),
       row
     );
   }

@@ -1,7 +1,10 @@
 /**
- * @mention autocomplete for a comment's textarea, from the room's members.
+ * @mention autocomplete for a comment's textarea, from the room's members, shown as they are
+ * everywhere else (picture or initials on their colour, display name) and found by user name
+ * or by any word of their display name.
  */
 import { el } from '../dom';
+import { avatar, IIdentityLike, nameOf } from '../identity';
 
 // `@` at the start or after a non-name character, then the part of a name typed so far
 const TYPING = /(^|[^\w@])@([\w.\-+]*)$/;
@@ -21,15 +24,28 @@ export function mentionAt(
 }
 
 /**
- * Members whose name starts with `prefix` (case-insensitive), at most `limit`.
+ * Members whose user name, or a word of whose display name, starts with `prefix`
+ * (case-insensitive), at most `limit`; user names first.
  */
-export function suggest(
-  members: string[],
+export function suggest<T extends IIdentityLike | string>(
+  members: T[],
   prefix: string,
   limit = 8
-): string[] {
+): T[] {
   const p = prefix.toLowerCase();
-  return members.filter(m => m.toLowerCase().startsWith(p)).slice(0, limit);
+  const username = (m: T) => (typeof m === 'string' ? m : m.username);
+  const byName = members.filter(m => username(m).toLowerCase().startsWith(p));
+  const byWord = members.filter(
+    m =>
+      typeof m !== 'string' &&
+      !byName.includes(m) &&
+      p.length > 0 &&
+      (m.display_name ?? '')
+        .toLowerCase()
+        .split(/\s+/)
+        .some(w => w.startsWith(p))
+  );
+  return [...byName, ...byWord].slice(0, limit);
 }
 
 /**
@@ -38,14 +54,14 @@ export function suggest(
  */
 export function withMentions(
   textarea: HTMLTextAreaElement,
-  members: () => string[]
+  members: () => IIdentityLike[]
 ): HTMLElement {
   const wrapper = el('div', 'mutirao-MentionWrapper');
   const list = el('ul', 'mutirao-MentionList');
   list.setAttribute('role', 'listbox');
   list.hidden = true;
   wrapper.append(textarea, list);
-  let items: string[] = [];
+  let items: IIdentityLike[] = [];
   let active = 0;
   let start = 0;
 
@@ -55,8 +71,15 @@ export function withMentions(
   };
   const show = () => {
     list.replaceChildren(
-      ...items.map((name, i) => {
-        const li = el('li', 'mutirao-MentionOption', `@${name}`);
+      ...items.map((person, i) => {
+        const name = person.username;
+        // their picture (or initials on their colour), display name and @user name
+        const li = el('li', 'mutirao-MentionOption');
+        li.append(
+          avatar(person, { className: 'mutirao-MentionAvatar' }),
+          el('span', 'mutirao-MentionName', nameOf(person)),
+          el('span', 'mutirao-MentionHandle', `@${name}`)
+        );
         li.setAttribute('role', 'option');
         li.dataset.username = name;
         li.classList.toggle('mutirao-mod-active', i === active);
@@ -93,7 +116,7 @@ export function withMentions(
     start = at.start;
     items = suggest(members(), at.prefix);
     // a complete name followed by nothing else needs no list
-    if (items.length === 1 && items[0] === at.prefix) {
+    if (items.length === 1 && items[0].username === at.prefix) {
       items = [];
     }
     active = 0;
@@ -108,7 +131,7 @@ export function withMentions(
       active = (active + step + items.length) % items.length;
       show();
     } else if (event.key === 'Enter' || event.key === 'Tab') {
-      pick(items[active]);
+      pick(items[active].username);
     } else if (event.key === 'Escape') {
       close();
     } else {

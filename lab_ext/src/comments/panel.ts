@@ -14,6 +14,7 @@ import * as api from './api';
 import type { IComment, IThread } from './api';
 import type { IAnchorTarget } from './badges';
 import { Composer } from './composer';
+import { refreshTimes } from './render';
 import { downloadCommentedCopy, downloadThreads } from './exporter';
 import {
   FILTERS,
@@ -67,6 +68,8 @@ export class CommentsPanel extends Widget {
     this.node.dataset.testid = COMMENTS_PANEL_ID;
     this.title.icon = commentsIcon;
     this.title.caption = 'Comments';
+    // "just now" becomes "1 min ago" while the panel stays open
+    this._clock = window.setInterval(() => refreshTimes(this.node), 60_000);
 
     const header = el('div', 'mutirao-CommentsHeader');
     header.append(el('h2', 'mutirao-heading', 'Comments'), this._mentionsNode);
@@ -224,6 +227,7 @@ export class CommentsPanel extends Widget {
     this.setNotebook(null, null);
     this._options.mentions.changed.disconnect(this._updateMentions, this);
     window.clearTimeout(this._timer);
+    window.clearInterval(this._clock);
     super.dispose();
   }
 
@@ -438,7 +442,7 @@ export class CommentsPanel extends Widget {
       role: this._options.members().me.role,
       rendermime: this._options.rendermime,
       mentions: this._options.mentions,
-      members: () => this._options.members().members,
+      members: () => api.mentionable(this._options.members()),
       selected: this._selected,
       drafts: this._drafts,
       editing: this._editing,
@@ -528,6 +532,7 @@ export class CommentsPanel extends Widget {
   private _drafts = new Map<string, string>();
   private _editing = new Map<string, string>();
   private _timer: number | undefined;
+  private _clock: number;
   private _mentionsNode = el('button', 'mutirao-MentionsIndicator');
   private _fileNode = el('div', 'mutirao-CommentsFile');
   private _filtersNode: HTMLElement;

@@ -30,23 +30,40 @@ export async function renderBody(
 }
 
 /**
- * "5 min ago", or the date for older times; the exact time is in the title.
+ * "5 min ago", or the date for older times; the exact time is in the title. The text follows
+ * the clock through `refreshTimes`.
  */
 export function timeLabel(iso: string): HTMLElement {
   const node = document.createElement('time');
   node.className = 'mutirao-Time';
   node.dateTime = iso;
-  const date = new Date(iso);
-  node.title = date.toLocaleString();
-  const seconds = (Date.now() - date.getTime()) / 1000;
-  if (seconds < 60) {
-    node.textContent = 'just now';
-  } else if (seconds < 3600) {
-    node.textContent = `${Math.floor(seconds / 60)} min ago`;
-  } else if (seconds < 86400) {
-    node.textContent = `${Math.floor(seconds / 3600)} h ago`;
-  } else {
-    node.textContent = date.toLocaleDateString();
-  }
+  node.title = new Date(iso).toLocaleString();
+  setTimeText(node);
   return node;
+}
+
+function setTimeText(node: HTMLTimeElement, now = Date.now()): void {
+  const date = new Date(node.dateTime);
+  const seconds = (now - date.getTime()) / 1000;
+  let text: string;
+  if (seconds < 60) {
+    text = 'just now';
+  } else if (seconds < 3600) {
+    text = `${Math.floor(seconds / 60)} min ago`;
+  } else if (seconds < 86400) {
+    text = `${Math.floor(seconds / 3600)} h ago`;
+  } else {
+    text = date.toLocaleDateString();
+  }
+  if (node.textContent !== text) {
+    node.textContent = text;
+  }
+}
+
+/** Bring every time label under `root` up to now ("just now" becomes "1 min ago"...). */
+export function refreshTimes(root: HTMLElement): void {
+  const now = Date.now();
+  root
+    .querySelectorAll<HTMLTimeElement>('time.mutirao-Time')
+    .forEach(node => setTimeText(node, now));
 }

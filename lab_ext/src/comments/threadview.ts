@@ -4,7 +4,7 @@
  */
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 
-import { avatar } from '../identity';
+import { avatar, IIdentityLike } from '../identity';
 import * as api from './api';
 import type { IComment, IThread } from './api';
 import { firstLine } from './composer';
@@ -23,7 +23,7 @@ export interface IThreadContext {
   rendermime: IRenderMimeRegistry | null;
   mentions: Mentions;
   /** Who can be @mentioned. */
-  members: () => string[];
+  members: () => IIdentityLike[];
   selected: ReadonlySet<string>;
   /** Unsent replies, by thread id; comments being edited, by comment id. */
   drafts: Map<string, string>;

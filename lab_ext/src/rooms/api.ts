@@ -365,6 +365,16 @@ export class RoomsClient {
   private _signingIn: Promise<void> | null = null;
 }
 
+let shared: RoomsClient | null = null;
+
+/** The lab's one client of the rooms service (one sign-in for the panel and the bell). */
+export function sharedRoomsClient(): RoomsClient {
+  if (shared === null) {
+    shared = new RoomsClient();
+  }
+  return shared;
+}
+
 function defaultPrefix(): string {
   const base = hubBaseUrl();
   return base ? URLExt.join(base, 'services', SERVICE_NAME, '/') : '';

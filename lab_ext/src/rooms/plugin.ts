@@ -13,7 +13,13 @@ import { INotebookTracker } from '@jupyterlab/notebook';
 import type { Awareness } from 'y-protocols/awareness';
 
 import * as comments from '../comments/api';
-import { IRoom, RoomsClient, canWrite, roleRank } from './api';
+import {
+  IRoom,
+  RoomsClient,
+  canWrite,
+  roleRank,
+  sharedRoomsClient
+} from './api';
 import {
   deleteRoom,
   newRoom,
@@ -45,7 +51,7 @@ export const roomsPlugin: JupyterFrontEndPlugin<void> = {
     const shell = labShell ?? app.shell;
     let role: string | null = null;
     const presence = awareness ? new Presence(awareness) : null;
-    const client = new RoomsClient();
+    const client = sharedRoomsClient();
     const panel = new RoomsPanel({
       client,
       commands: app.commands,

@@ -7,12 +7,22 @@ import { avatar as sharedAvatar } from '../identity';
 import type { IPerson } from './api';
 
 /**
- * An avatar: the person's initials on their colour (the lab's shared avatar, coloured by
- * e-mail address so one person keeps one colour), with their name and e-mail as tooltip.
+ * The user name a version's author most likely has: the one in Mutirão's own no-reply
+ * address, else the e-mail's local part (the demo's and most organisations' convention).
+ */
+export function usernameOf(person: IPerson): string {
+  const email = person.email || '';
+  const at = email.lastIndexOf('@');
+  return at > 0 ? email.slice(0, at) : email || person.name;
+}
+
+/**
+ * An avatar: the person's initials on their colour (the lab's shared avatar, coloured by the
+ * user name, as presence and comments are), with their name and e-mail as tooltip.
  */
 export function avatar(person: IPerson): HTMLElement {
   return sharedAvatar(
-    { username: person.email || person.name, display_name: person.name },
+    { username: usernameOf(person), display_name: person.name },
     {
       title: `${person.name} <${person.email}>`,
       className: 'mutirao-VersionAvatar'

@@ -51,6 +51,11 @@ class CheckoutHandler(GitHandler):
         result["live"] = await self.service.live.reload(
             [self.root_path(p) for p in result["changed"]]
         )
+        self.service.notify_replaced(
+            "checkout",
+            self.current_user.username,
+            {path: self.service.live.people(path) for path in result["live"]},
+        )
         self.write_json(result)
 
 

@@ -68,7 +68,11 @@ class RestoreHandler(GitHandler):
             except ValueError as e:
                 raise GitError(422, f"{path} at {rev} is not a valid notebook: {e}") from None
         root_path = self.root_path(path)
+        people = self.service.live.people(root_path)
         live = await self.service.live.replace(root_path, data)
+        if live["live"]:
+            me = self.current_user.username
+            self.service.notify_replaced("restore", me, {root_path: people})
         self.service.snapshots.note_editor(root_path, self.current_user.username, self.me())
         self.write_json({"path": path, "rev": rev, "blob": blob, **live})
 
