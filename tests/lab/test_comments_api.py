@@ -635,7 +635,12 @@ async def test_mentions(api, notebook):
 async def test_members(api, notebook):
     code, model = await api("GET", "members", user="edu")
     assert code == 200
-    assert model == {"me": {"username": "edu", "role": "editor"}, "members": sorted(ROLES)}
+    assert model["me"] == {"username": "edu", "role": "editor"}
+    assert model["members"] == sorted(ROLES)
+    # how each is shown, for the @-autocomplete: edu, who asked, with their identity
+    people = {p["username"]: p for p in model["people"]}
+    assert list(people) == sorted(ROLES)
+    assert people["edu"]["display_name"] == "Edu"
 
 
 async def test_export(api, jp_fetch, notebook):

@@ -109,7 +109,7 @@ def test_missing_fields_are_filled_as_the_lab_fills_them():
     assert who["initials"] == "CA"
     # lab_ext/src/identity.ts colorOf("carla"), the same colour for the same person
     assert who["color"] == awareness.color_of(None, "carla")
-    assert who["color"].startswith("hsl(")
+    assert who["color"] in awareness.PALETTE
     assert awareness.identity({"username": "c", "display_name": "Carla M. Mendes"})["initials"] == (
         "CM"
     )

@@ -119,19 +119,40 @@ def initials_of(display_name: str, username: str) -> str:
     return (words[0] if words else "?")[:2].upper()
 
 
+#: The colours people get: the same list as the hub's (mutirao_hub.auth.identity.PALETTE) and
+#: the lab's (lab_ext/src/identity.ts PALETTE).
+PALETTE = (
+    "#1f77b4",
+    "#d62728",
+    "#2ca02c",
+    "#9467bd",
+    "#ff7f0e",
+    "#17becf",
+    "#8c564b",
+    "#e377c2",
+    "#bcbd22",
+    "#7f7f7f",
+)
+
+
+def colour_for(username: str) -> str:
+    """A user name's colour, as the hub (``mutirao_hub.auth.identity.colour_for``) and the lab
+    (``colourFor``) compute it: 32-bit FNV-1a of the UTF-8 bytes, modulo the palette. The
+    packages run in different environments, so each has its copy; a test checks they agree."""
+    h = 0x811C9DC5
+    for byte in username.encode("utf-8"):
+        h = ((h ^ byte) * 0x01000193) & 0xFFFFFFFF
+    return PALETTE[h % len(PALETTE)]
+
+
 def color_of(color: str | None, username: str) -> str:
-    """The hub's colour when it is a plain CSS colour, else the lab's stable colour for the
-    user name (lab_ext/src/identity.ts ``colorOf``), so one person has one colour."""
+    """The hub's colour when it is a plain CSS colour, else the user name's colour
+    (:func:`colour_for`, as lab_ext/src/identity.ts ``colorOf``), so one person has one
+    colour."""
     color = (color or "").strip()
     if color and _CSS_COLOR.match(color):
         return color
-    h = 0
-    for ch in username:
-        # JavaScript's `for (const ch of s)` and `ch.charCodeAt(0)`: a code point's first
-        # UTF-16 code unit
-        unit = int.from_bytes(ch.encode("utf-16-le")[:2], "little")
-        h = (h * 31 + unit) % 360
-    return f"hsl({h}, 55%, 45%)"
+    return colour_for(username)
 
 
 def safe_avatar(url: object, hub_prefix: str = "/hub/") -> str | None:
