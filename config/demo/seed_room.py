@@ -2,7 +2,8 @@
 people and one comment thread, written into the room's folder before its server first starts.
 
 Run by config/demo/jupyterhub_config.py at every hub start; it does nothing once the notebook is
-there, so people's changes are never overwritten. The comment goes through the comments store
+there, so people's changes are never overwritten. The room is born as every room is
+(``mutirao_lab.versioning.repo.init_repo``); the comment goes through the comments store
 (``mutirao_lab.comments.store``) and jupyter-server-fileid's own manager, as the room's server
 would write them.
 """
@@ -21,18 +22,6 @@ BRUNO = ("bruno", "Bruno Lima", "bruno@example.org")
 
 LOAD = "sales = [120, 135, 128, 150]\nprint(sum(sales))"
 PLOT = "growth = [b - a for a, b in zip(sales, sales[1:])]\nprint(growth)"
-GITIGNORE = """\
-# runtime files and secrets: never versioned
-.mutirao/
-.ipynb_checkpoints/
-.local/
-.cache/
-.jupyter/
-.ipython/
-jupyter_cookie_secret
-*.sqlite
-*-checkpoint.ipynb
-"""
 
 
 def _notebook(version: int) -> dict:
@@ -120,13 +109,16 @@ def seed_room(home: Path) -> bool:
     it was written."""
     if (home / NOTEBOOK).exists():
         return False
+    from mutirao_lab.versioning.gitcore import GitCore
+    from mutirao_lab.versioning.repo import Person, init_repo
+
     home.mkdir(parents=True, exist_ok=True)
     if not (home / ".git").exists():
-        _git(home, "init", "-q", "-b", "main")
-    if not (home / ".gitignore").exists():
-        (home / ".gitignore").write_text(GITIGNORE)
+        # born as every room is (its default .gitignore and first commit), by Ana
+        room = Person.of(home.name, f"{home.name}@users.noreply.mutirao")
+        init_repo(GitCore(str(home)), "", Person.of(ANA[1], ANA[2]), room, "main")
     (home / NOTEBOOK).write_text(_notebook(1))
-    _git(home, "add", ".gitignore", NOTEBOOK)
+    _git(home, "add", NOTEBOOK)
     _git(home, "commit", "-q", "-m", "Load the quarterly sales", who=ANA)
     (home / NOTEBOOK).write_text(_notebook(2))
     _git(home, "add", NOTEBOOK)

@@ -632,7 +632,9 @@ class NotificationsAPIHandler(APIHandler):
         try:
             after = int(self.get_query_argument("after", "0"))
         except ValueError:
-            raise web.HTTPError(400, "after must be a notification id.") from None
+            after = -1
+        if not 0 <= after < notifications.MAX_ID:
+            raise web.HTTPError(400, "after must be a notification id.")
         self.write_json(self.notifications.feed(self.current_user["name"], unread_only, after))
 
     async def post(self):

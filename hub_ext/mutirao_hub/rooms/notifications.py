@@ -43,6 +43,8 @@ MAX_PATH = 1024
 MAX_EXCERPT = 280
 #: Rows kept per person (the newest); older ones are dropped when new ones come.
 KEEP_PER_PERSON = 200
+#: Larger ids are refused before they reach the database (SQLite's integers are 64-bit).
+MAX_ID = 1 << 62
 #: The most a feed answers at once.
 MAX_FEED = 50
 
@@ -224,7 +226,7 @@ def check_read(body: object) -> list[int] | None:
     if (
         not isinstance(ids, list)
         or len(ids) > 1000
-        or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids)
+        or not all(isinstance(i, int) and not isinstance(i, bool) and 0 < i < MAX_ID for i in ids)
     ):
         raise PolicyError(400, "ids must be a list of notification ids.")
     return ids
