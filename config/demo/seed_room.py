@@ -116,7 +116,11 @@ def seed_room(home: Path) -> bool:
     if not (home / ".git").exists():
         # born as every room is (its default .gitignore and first commit), by Ana
         room = Person.of(home.name, f"{home.name}@users.noreply.mutirao")
-        init_repo(GitCore(str(home)), "", Person.of(ANA[1], ANA[2]), room, "main")
+        core = GitCore(str(home))
+        try:
+            init_repo(core, "", Person.of(ANA[1], ANA[2]), room, "main")
+        finally:
+            core.close()  # its git helper processes must not outlive the seeding
     (home / NOTEBOOK).write_text(_notebook(1))
     _git(home, "add", NOTEBOOK)
     _git(home, "commit", "-q", "-m", "Load the quarterly sales", who=ANA)

@@ -146,9 +146,11 @@ async def test_nbdime_git_endpoints_stay_in_the_room(jp_fetch, notebooks, endpoi
     assert code == 400
 
 
-async def test_nbdime_isgit_answers_for_room_paths(jp_fetch, notebooks):
+@pytest.mark.parametrize("path", ["a.ipynb", ""])
+async def test_nbdime_isgit_answers_for_room_paths(jp_fetch, notebooks, path):
+    # "": the folder of a notebook at the room's top, as nbdime's lab extension asks it
     code, body = await call(jp_fetch, "nbdime", "api", "isgit", method="POST",
-                            identity="viewer", body={"path": "a.ipynb"})  # fmt: skip
+                            identity="viewer", body={"path": path})  # fmt: skip
     assert code == 200
     assert isinstance(body["is_git"], bool)
 

@@ -229,6 +229,8 @@ def check_nbdime_request(handler: Any, root: str) -> None:
         _check_git_ref(body.get("ref_local"), "ref_local")
         _check_git_ref(body.get("ref_remote"), "ref_remote")
     elif endpoint == "isgit":
-        check_room_path(root, body.get("path"), "path")
+        # nbdime asks about a notebook's folder: "" for one at the room's top
+        path = body.get("path")
+        check_room_path(root, "." if path == "" else path, "path")
     else:
         raise _refuse("unknown nbdime API")
