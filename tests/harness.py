@@ -172,6 +172,8 @@ class HubProcess:
             MUTIRAO_BASE_URL=self.base_url,
             PATH=f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}",
         )
+        # the demo's pretend GPUs put a profile form before the lab; tests ask for them
+        env.setdefault("MUTIRAO_DEMO_GPUS", "0")
         return env
 
     def start(self, timeout: float = 60) -> HubProcess:
