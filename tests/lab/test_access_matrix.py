@@ -7,6 +7,8 @@ same set the ``mutirao`` metapackage installs) and ``$JUPYTERHUB_USER`` naming a
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from mutirao_lab.rooms import roles, routes
@@ -83,3 +85,14 @@ async def test_access_matrix(jp_serverapp, http_server_client, jp_http_port, jp_
     assert result.unexpected_allows == []
     assert result.unexpected_denies == []
     assert result.endpoints > 100
+
+
+def test_the_admin_guide_lists_every_route_family():
+    """docs/admin/room-roles.md carries the table as ``roles.route_table_markdown()`` writes
+    it: regenerate the block between its markers when ROUTES changes."""
+    doc = (Path(__file__).parents[2] / "docs" / "admin" / "room-roles.md").read_text()
+    start = doc.index("<!-- route table: generated")
+    block = doc[doc.index("\n", start) + 1 : doc.index("<!-- end of route table -->")]
+    assert block == roles.route_table_markdown()
+    for route in roles.ROUTES:
+        assert f"| `{route.family}` |" in block

@@ -50,7 +50,7 @@ def auth_resource(handler: Any, resource: str) -> str:
 class RoomAuthorizer(Authorizer):
     """Allow each request what the user's room role allows on this server.
 
-    The room role comes from :func:`mutirao_lab.rooms.roles.user_role`: the server's own hub
+    The room role comes from ``mutirao_lab.rooms.roles.user_role``: the server's own hub
     user is owner; members have the role of their ``custom:mutirao-room-<role>`` scopes for
     this server; others have no access in a room, and full access on a personal server.
     """

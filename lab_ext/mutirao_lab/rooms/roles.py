@@ -497,6 +497,38 @@ def may_reach(role: str | None, route: Route | None, method: str) -> bool:
     return role_rank(role) >= role_rank(minimum) > 0
 
 
+def _who(role: str | None) -> str:
+    if role is None:
+        return "nobody"
+    if role == PUBLIC:
+        return "anyone"
+    return role if role == "owner" else f"{role}+"
+
+
+def route_table_markdown() -> str:
+    """:data:`ROUTES` as the Markdown table of the admin guide (docs/admin/room-roles.md)."""
+    lines = [
+        "| route family | paths (under the server's base URL) | GET, HEAD, OPTIONS "
+        "| POST, PUT, PATCH, DELETE | notes |",
+        "|---|---|---|---|---|",
+    ]
+    for route in ROUTES:
+        read, write = _who(route.read), _who(route.write)
+        for method, role in route.methods.items():
+            if METHOD_ACTIONS.get(method) == "write":
+                write = f"{method}: {_who(role)}" + ("" if write == "nobody" else f"; {write}")
+            else:
+                read = f"{method}: {_who(role)}; {read}"
+        notes = route.note
+        if route.per_person:
+            notes = (notes + "; " if notes else "") + "one copy per person"
+        if route.confined:
+            notes = (notes + "; " if notes else "") + "paths checked"
+        path = route.path.replace("<", "&lt;").replace(">", "&gt;")
+        lines.append(f"| `{route.family}` | {path} | {read} | {write} | {notes} |")
+    return "\n".join(lines) + "\n"
+
+
 def role_rank(role: str | None) -> int:
     """0 for no role (not a member), 1 for viewer ... 4 for owner; unknown names are 0."""
     return ROLES.index(role) + 1 if role in ROLES else 0
