@@ -34,6 +34,19 @@ EXTENSIONS = (
 
 
 @pytest.fixture(autouse=True)
+def collect_pipes():
+    # what the previous test's server left is collected before this test starts
+    am.collect_leaked_pipes()
+
+
+@pytest.fixture(autouse=True, scope="module")
+def collect_pipes_last():
+    # and the last test's, once its server has been cleaned up
+    yield
+    am.collect_leaked_pipes()
+
+
+@pytest.fixture(autouse=True)
 def room_env(monkeypatch):
     monkeypatch.setenv("JUPYTERHUB_USER", am.ROOM)
     monkeypatch.setenv("JUPYTERHUB_SERVER_NAME", "")

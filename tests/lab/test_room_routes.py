@@ -31,6 +31,19 @@ def server_user():
 
 
 @pytest.fixture(autouse=True)
+def collect_pipes():
+    # what the previous test's server left is collected before this test starts
+    am.collect_leaked_pipes()
+
+
+@pytest.fixture(autouse=True, scope="module")
+def collect_pipes_last():
+    # and the last test's, once its server has been cleaned up
+    yield
+    am.collect_leaked_pipes()
+
+
+@pytest.fixture(autouse=True)
 def room_env(monkeypatch, server_user):
     monkeypatch.setenv("JUPYTERHUB_USER", server_user)
     monkeypatch.setenv("JUPYTERHUB_SERVER_NAME", "")
