@@ -279,3 +279,24 @@ def test_a_room_refuses_to_start_without_the_read_only_filter(
     }
     with pytest.raises(RoomBoundaryError, match="read-only"):
         jp_configurable_serverapp(config=config)
+
+
+# -- what other extensions' handlers cannot take ---------------------------------------------
+
+MALFORMED = [
+    ("PUT", ("api", "collaboration", "session", "a.ipynb"), "{}"),
+    ("PUT", ("lab", "api", "workspaces", "w1"), "{}"),
+    ("POST", ("api", "kernels"), '{"name": "no-such-kernel"}'),
+    ("POST", ("api", "contents", "missing.ipynb", "checkpoints"), "{}"),
+    ("PUT", ("lab", "api", "settings", "@jupyterlab/apputils-extension:themes"), "{}"),
+]
+
+
+@pytest.mark.parametrize(("method", "parts", "body"), MALFORMED)
+async def test_bodies_other_handlers_cannot_take_are_4xx(jp_fetch, method, parts, body, caplog):
+    """jupyter-collaboration, JupyterLab and jupyter-server answer these with a 500 (a
+    KeyError on a missing field, an unknown kernel name, a missing file); in a room they are
+    the client's doing and answer 4xx, with no server detail."""
+    code, answer = await call(jp_fetch, *parts, identity="owner", method=method, body=body)
+    assert 400 <= code < 500, (code, answer)
+    assert "/" not in json.dumps(answer.get("message", ""))

@@ -80,9 +80,15 @@ def _guarded_class(target: type, judge: Judge, cache: dict[type, type]) -> type:
         await judge(self, route)
         refuse_deep_json(self)
 
+    def _handle_request_exception(self: Any, e: BaseException) -> None:
+        super(guarded, self)._handle_request_exception(  # type: ignore[arg-type]
+            as_client_error(self, e)
+        )
+
     namespace: dict[str, Any] = {
         ROUTE_ATTR: route,
         "prepare": prepare,
+        "_handle_request_exception": _handle_request_exception,
         "__module__": target.__module__,
     }
     if inspect.iscoroutinefunction(getattr(target, "finish", None)):
@@ -93,6 +99,47 @@ def _guarded_class(target: type, judge: Judge, cache: dict[type, type]) -> type:
     guarded.__qualname__ = target.__qualname__
     cache[target] = guarded
     return guarded
+
+
+#: What a handler raises when a request's body lacks what it expects (``{}`` where a model
+#: was due, a kernel name that does not exist, a file gone): the client's doing.
+_CLIENT_FAULTS = (KeyError, ValueError, TypeError, LookupError)
+_BODY_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+
+
+def as_client_error(handler: Any, e: BaseException) -> BaseException:
+    """On a room's server, a request with a body that a handler (another extension's, as a
+    rule) could not take answers 4xx, not 500: a missing file (or one the server may not
+    write) 404, anything else the body lacked 400; 403 stays the room boundary's answer. The
+    error is logged with its traceback, so a real bug stays visible; nothing of it (no server
+    path) reaches the client."""
+    if handler.request.method not in _BODY_METHODS:
+        return e
+    cause: BaseException | None = e
+    if isinstance(e, web.HTTPError):
+        # a handler that turns whatever it caught into a 500 (JupyterLab's workspaces)
+        cause = e.__cause__ if e.status_code == 500 else None
+    chain: list[BaseException] = []
+    while cause is not None and len(chain) < 8:
+        chain.append(cause)
+        cause = cause.__cause__ or cause.__context__
+    if any(isinstance(c, FileNotFoundError) for c in chain):
+        status, message = 404, "not found"
+    elif chain and isinstance(chain[0], PermissionError):
+        # jupyter-server's checkpoints say a missing file "is not writable"
+        status, message = 404, "the file is missing or may not be written"
+    elif chain and isinstance(chain[0], _CLIENT_FAULTS):
+        status, message = 400, "the request is malformed, or names something that does not exist"
+    else:
+        return e
+    handler.log.warning(
+        "Mutirão: %s %s answered %d: the handler could not take the request",
+        handler.request.method,
+        handler.request.path,
+        status,
+        exc_info=e,
+    )
+    return web.HTTPError(status, message, reason=responses.get(status))
 
 
 def _write_error_plainly(self: Any, status_code: int, **kwargs: Any) -> None:
