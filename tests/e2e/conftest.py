@@ -19,6 +19,28 @@ CHROMIUM_ARGS = [
 ]
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """When a browser test fails, keep a screenshot of every page still open in its browser
+    (test-artifacts/<test>/failure-<n>.png): a timeout alone does not say what the page
+    showed."""
+    report = yield
+    if report.when == "call" and report.failed:
+        browser = item.funcargs.get("browser")
+        if browser is not None:
+            from .. import conftest as root
+
+            folder = root.ARTIFACTS / item.name.replace("/", "_")
+            folder.mkdir(parents=True, exist_ok=True)
+            pages = [page for context in browser.contexts for page in context.pages]
+            for n, page in enumerate(pages):
+                try:
+                    page.screenshot(path=str(folder / f"failure-{n}.png"), timeout=10_000)
+                except Exception:  # noqa: S112 - a page that cannot be shot is skipped
+                    continue
+    return report
+
+
 @pytest.fixture
 def jp_asyncio_loop():
     """Replace pytest-jupyter's autouse event loop: Playwright's sync API runs its own loop."""

@@ -57,16 +57,19 @@ def palette(page, query: str):
     # input is always in the page, hidden while the palette is closed; a modal palette closes
     # when the lab moves focus (a shortcut pressed while the lab is still settling), so it is
     # opened again until the search is typed into it.
+    items = page.locator(".lm-CommandPalette-item")
     for attempt in range(5):
         if not search.is_visible():
             page.keyboard.press("Control+Shift+C")
         try:
             search.fill(query, timeout=5000)
+            # closed again after the search was typed: its items never show
+            items.first.wait_for(timeout=10_000)
             break
         except PlaywrightTimeout:
             if attempt == 4:
                 raise
-    return page.locator(".lm-CommandPalette-item")
+    return items
 
 
 def run_from_palette(page, label: str) -> None:
