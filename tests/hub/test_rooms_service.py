@@ -221,6 +221,26 @@ def test_list_my_rooms(rooms):
     assert {"matrix", "ml-research"} <= set(room_names(rooms.call("ana", "GET", "rooms")))
 
 
+def test_a_room_is_listed_only_once_the_hub_lets_the_member_in(rooms):
+    """The hub checks a browser's OAuth token against the person's own shares, not their
+    team's; a team member whose own copy of the share is missing (the room was just made,
+    or they just joined the team) gets it before the room is listed to them, not at the next
+    periodic sync. Here bruno's copy is taken away on the hub as an admin, and his next
+    listing must find it made again."""
+    revoked = requests.patch(
+        rooms.hub.api_url("shares/room-ml-research/"),
+        json={"user": "bruno"},
+        headers={"Authorization": f"token {rooms.token('ana')}"},  # ana is an admin
+        timeout=30,
+    )
+    assert revoked.status_code == 200, revoked.text
+    listed = room_names(rooms.call("bruno", "GET", "rooms"))
+    own = [s for s in rooms.shares("ml-research") if s[:2] == ("user", "bruno")]
+    assert listed["ml-research"] == "editor"
+    assert own, "bruno has no share of his own"
+    assert "access:servers!server=room-ml-research/" in own[0][2]
+
+
 def test_room_roles_reach_the_user_model_as_scopes(rooms):
     bob = rooms.hub_scopes("bob")
     assert "access:servers!server=room-matrix/" in bob

@@ -200,10 +200,11 @@ class TeamAuthenticatorMixin(HasTraits):
     rooms_service = Unicode(
         "mutirao-rooms",
         help="""
-        Name of the rooms service (``c.JupyterHub.services``) asked, at a person's first
-        sign-in, to grant the room shares that waited for them (invitations by user name or
-        e-mail address), so that they can enter the room right after logging in. Empty: do
-        not ask (the rooms service's periodic pass still grants them, a little later).
+        Name of the rooms service (``c.JupyterHub.services``) asked, at each sign-in, to
+        grant the room shares that waited for the person (invitations by user name or e-mail
+        address) and their own copy of their teams' shares, so that they can enter a room
+        right after logging in, even one shared with a team they joined a moment ago. Empty:
+        do not ask (the rooms service's periodic pass still grants them, a little later).
         Default: ``mutirao-rooms``. Example::
 
             c.LocalTeamAuthenticator.rooms_service = ""
@@ -245,7 +246,7 @@ class TeamAuthenticatorMixin(HasTraits):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         # user_info of people who have just signed in, until add_user (a first sign-in) runs
-        self._signing_in: OrderedDict[str, dict | None] = OrderedDict()
+        self._signing_in: OrderedDict[str, tuple[dict | None, list[str] | None]] = OrderedDict()
         # config is loaded in no particular order, so check the pair once it is all in
         if self.team_roles and not getattr(self, "manage_roles", True):
             raise TraitError("team_roles needs manage_roles = True (its default when set)")
@@ -258,27 +259,48 @@ class TeamAuthenticatorMixin(HasTraits):
         return proposal["value"]
 
     async def run_post_auth_hook(self, handler, auth_model):
+        """At every sign-in, once the person is known, ask the rooms service to bring their
+        rooms up to date (:mod:`mutirao_hub.auth.invitations`) before the hub redirects them,
+        often straight to a room. A person signing in for the first time is asked for in
+        :meth:`add_user`, once the hub has created them."""
         auth_model = await super().run_post_auth_hook(handler, auth_model)  # type: ignore[misc]
-        if isinstance(auth_model, dict) and auth_model.get("name"):
-            info = auth_model.get("user_info")
-            self._signing_in[auth_model["name"]] = info if isinstance(info, dict) else None
+        if not (isinstance(auth_model, dict) and auth_model.get("name")):
+            return auth_model
+        name = auth_model["name"]
+        info = auth_model.get("user_info")
+        info = info if isinstance(info, dict) else None
+        groups = auth_model.get("groups")
+        groups = list(groups) if isinstance(groups, list | tuple | set) else None
+        find_user = getattr(handler, "find_user", None)
+        user = find_user(name) if callable(find_user) else None
+        if user is None:
+            self._signing_in[name] = (info, groups)
             while len(self._signing_in) > 1000:
                 self._signing_in.popitem(last=False)
+        elif self.rooms_service:
+            await self._welcome(user, info, groups)
         return auth_model
 
     async def add_user(self, user):
         """After the hub's own work, a first sign-in asks the rooms service for invitations
-        (:mod:`mutirao_hub.auth.invitations`); users added at hub start-up or through the
-        REST API are not signing in, and are left to the service's periodic pass."""
+        and team rooms (:mod:`mutirao_hub.auth.invitations`); users added at hub start-up or
+        through the REST API are not signing in, and are left to the service's periodic pass."""
         added = super().add_user(user)  # type: ignore[misc]
         if inspect.isawaitable(added):
             await added
         signing_in = user.name in self._signing_in
-        info = self._signing_in.pop(user.name, None)
+        info, groups = self._signing_in.pop(user.name, (None, None))
         if signing_in and self.rooms_service:
-            from .invitations import welcome
+            await self._welcome(user, info, groups)
 
-            await welcome(getattr(self, "parent", None), user, info, self.rooms_service)
+    async def _welcome(self, user, info: dict | None, groups: list[str] | None) -> None:
+        from .invitations import welcome
+
+        if groups is not None and getattr(self, "manage_groups", False):
+            # what the hub does right after this hook, done first so that the service sees
+            # the teams this sign-in brings (the hub's own call then changes nothing)
+            user.sync_groups(groups)
+        await welcome(getattr(self, "parent", None), user, info, self.rooms_service)
 
     def is_reserved_name(self, username: str) -> bool:
         """True for names that belong to rooms or the suite itself."""

@@ -693,14 +693,17 @@ class SharesAPIHandler(APIHandler):
 
 
 class InvitationsAPIHandler(APIHandler):
-    """``POST api/invitations``: grant the shares waiting for the requester (the
-    authenticator calls it at a first sign-in, as the new user)."""
+    """``POST api/invitations``: grant the shares waiting for the requester and their own
+    copies of their teams' shares (the authenticator calls it at each sign-in, as the
+    person)."""
 
     async def post(self):
         model = await self.manager.hub.get_user(self.current_user["name"])
         if model is None:
             raise web.HTTPError(403, "Unknown user.")
-        self.write_json({"applied": await self.manager.apply_pending(model)})
+        applied = await self.manager.apply_pending(model)
+        await self.manager.catch_up(model["name"])
+        self.write_json({"applied": applied})
 
 
 class SuggestionsAPIHandler(APIHandler):

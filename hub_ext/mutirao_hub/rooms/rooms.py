@@ -154,14 +154,60 @@ class RoomsManager:
                 or (s["kind"] == "group" and s["name"] in groups)
             ]
             return Actor(person["name"], policy.highest(roles), admin)
-        room_user = self.room_user(room)
-        shared = await self.hub.shared_with_user(person["name"])
-        roles = [
-            policy.role_from_scopes(s["scopes"])
-            for s in shared
-            if s["server"]["user"]["name"] == room_user and s["server"]["name"] == ""
+        effective = await self._effective_roles(person["name"], [room])
+        return Actor(person["name"], effective.get(room.name), admin)
+
+    async def catch_up(self, user: str) -> None:
+        """Give ``user`` their own copy of each team share they are due (see
+        :meth:`_effective_roles`), as at a sign-in that may have put them in a team."""
+        rooms = list(self.db.scalars(select(Room).where(Room.archived.is_(False))))
+        await self._effective_roles(user, rooms)
+
+    async def _effective_roles(self, user: str, rooms: list[Room]) -> dict[str, str | None]:
+        """``user``'s role in each of ``rooms`` (not archived) that opens the room's server.
+
+        The hub lets a person's browser into a room's server only through a share of their
+        own: an OAuth token's scopes are checked against the owner's *own* shares, not their
+        teams' (see :meth:`sync`). A team's share counts here only once the person's own copy
+        exists, so a room is never listed, or opened, before the hub would let them in. When a
+        team's share is ahead of the person's own (the room was just created, or they just
+        joined the team), the room is synced first, under the lock, so a fresh team member is
+        in at once rather than at the next periodic sync.
+        """
+        by_user = {self.room_user(r): r for r in rooms if not r.archived}
+        if not by_user:
+            return {}
+
+        async def read() -> tuple[dict[str, list], dict[str, list]]:
+            own: dict[str, list] = {}
+            team: dict[str, list] = {}
+            for s in await self.hub.shared_with_user(user):
+                room = by_user.get(s["server"]["user"]["name"])
+                if room is None or s["server"]["name"] != "":
+                    continue
+                into = own if s.get("kind", "user") == "user" else team
+                into.setdefault(room.name, []).append(policy.role_from_scopes(s["scopes"]))
+            return own, team
+
+        own, team = await read()
+        behind = [
+            r
+            for r in by_user.values()
+            if policy.role_rank(policy.highest(team.get(r.name, [])))
+            > policy.role_rank(policy.highest(own.get(r.name, [])))
         ]
-        return Actor(person["name"], policy.highest(roles), admin)
+        if behind:
+            async with self.lock:
+                for room in behind:
+                    self.db.refresh(room)
+                    if room.archived:
+                        continue
+                    try:
+                        await self.sync(room)
+                    except HubAPIError as e:
+                        log.warning("Could not sync room %s: %s", room.name, e)
+            own, team = await read()
+        return {name: policy.highest(roles) for name, roles in own.items()}
 
     async def room_for(self, person: dict, name: str) -> tuple[Room, Actor]:
         """The room and the person's role in it; non-members get the missing-room answer."""
@@ -305,19 +351,14 @@ class RoomsManager:
     async def list_rooms(self, person: dict) -> list[dict]:
         """The rooms ``person`` is a member of (every room, for admins)."""
         rooms = list(self.db.scalars(select(Room).order_by(Room.name)))
-        by_user = {self.room_user(r): r for r in rooms}
-        roles: dict[str, list] = {}
-        for s in await self.hub.shared_with_user(person["name"]):
-            room = by_user.get(s["server"]["user"]["name"])
-            if room is not None and s["server"]["name"] == "":
-                roles.setdefault(room.name, []).append(policy.role_from_scopes(s["scopes"]))
+        roles = await self._effective_roles(person["name"], rooms)
         admin = bool(person.get("admin"))
         models = []
         for room in rooms:
             if room.archived:
                 actor = await self.actor(person, room)
             else:
-                actor = Actor(person["name"], policy.highest(roles.get(room.name, [])), admin)
+                actor = Actor(person["name"], roles.get(room.name), admin)
             if actor.member:
                 models.append(self.room_model(room, actor))
         if models:
