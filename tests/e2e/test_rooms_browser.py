@@ -204,6 +204,9 @@ def test_editor_viewer_and_non_member(hub_factory, browser, artifacts_dir):
         banner = bruno.locator(".mutirao-ReadOnlyBadge.mutirao-mod-top")
         assert banner.inner_text() == "Viewer — read only"
         bruno.locator(".jp-NotebookPanel-toolbar .mutirao-ReadOnlyBadge").wait_for()
+        # nothing offers to create: no "+" for a new launcher beside the tabs
+        assert ana.locator(".lm-DockPanel-tabBar .lm-TabBar-addButton").first.is_visible()
+        assert not bruno.locator(".lm-DockPanel-tabBar .lm-TabBar-addButton").first.is_visible()
 
         # -- Ana's edit appears for Bruno, with her name on the cursor
         ana.locator(".jp-Notebook .jp-Cell").nth(0).locator(".cm-content").click()

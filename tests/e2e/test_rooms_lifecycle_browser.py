@@ -96,6 +96,7 @@ def test_a_room_from_birth_to_deletion_in_the_lab_and_on_the_hub_page(
         form = ana.locator(".jp-Dialog .mutirao-NewRoomForm")
         form.locator(".mutirao-NewRoomDisplayName").fill("Vision lab")
         assert form.locator(".mutirao-NewRoomName").input_value() == ROOM  # suggested
+        assert dialog_button(ana, "Create").is_enabled()  # the suggestion is enough
         team = form.locator('.mutirao-NewRoomTeam[data-team="ml-research"]')
         assert team.locator("input[type=checkbox]").is_checked()  # her only team
         assert team.locator("select").input_value() == "editor"

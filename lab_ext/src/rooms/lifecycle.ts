@@ -116,6 +116,9 @@ export class NewRoomForm
     this.displayName.addEventListener('input', () => {
       if (!typed) {
         this.name.value = suggestName(this.displayName.value);
+        // JupyterLab's dialog checks its fields when an input event reaches the document,
+        // before this handler runs: tell it again, now that the suggested name is in
+        this.node.dispatchEvent(new Event('input', { bubbles: true }));
       }
       this._check();
     });

@@ -8,7 +8,8 @@
  * and shortcuts all go through the command registry), no kernel is started for them, and a
  * badge in the top bar and in each notebook's toolbar says "Viewer — read only". A key typed
  * into a document, or files dropped on the file browser, bring up a notice saying why nothing
- * happens; the file browser's upload button is disabled with its other write actions. (The
+ * happens; the file browser's upload button is disabled with its other write actions, and
+ * the main area offers no "+" for a new launcher (style/rooms.css). (The
  * server leaves terminals out of a read-only member's page, so the lab neither offers nor
  * polls them: see mutirao_lab.rooms.pageconfig.)
  */
