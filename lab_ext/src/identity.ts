@@ -18,8 +18,63 @@ export interface IIdentityLike {
 const CSS_COLOR =
   /^(#[0-9a-f]{3,8}|(rgb|rgba|hsl|hsla)\([0-9.,%\s]+\)|[a-z]{3,20}|var\(--[\w-]+\))$/i;
 
-/** Pictures are loaded from the hub's origin or over http(s), nothing else. */
-const AVATAR_URL = /^(https?:\/\/|\/)/i;
+/** An inline avatar larger than this is not shown (initials are). */
+export const MAX_INLINE_AVATAR = 64 * 1024;
+const DATA_IMAGE =
+  /^data:image\/(png|jpeg|gif|webp);base64,[A-Za-z0-9+/]+={0,2}$/;
+const IMAGE_PATH =
+  /^\/[A-Za-z0-9._~%!$&'()*+,;=:@/-]*\.(png|jpe?g|gif|webp|svg)$/i;
+
+/**
+ * `url` when it is an avatar a browser may load without it doing anything or telling another
+ * host who looks at whom: an inline raster image, or an image file under the hub's own prefix.
+ * Null otherwise (initials are shown). The same rule as the room server's awareness
+ * (mutirao_lab.rooms.awareness.safe_avatar); a test runs both on the same URLs.
+ */
+export function safeAvatar(
+  url: unknown,
+  hubPrefix: string = pageHubPrefix()
+): string | null {
+  if (typeof url !== 'string' || !url) {
+    return null;
+  }
+  if (url.startsWith('data:')) {
+    return url.length <= MAX_INLINE_AVATAR && DATA_IMAGE.test(url) ? url : null;
+  }
+  const prefix = hubPrefix.endsWith('/') ? hubPrefix : hubPrefix + '/';
+  if (
+    url.startsWith(prefix) &&
+    !url.startsWith('//') &&
+    IMAGE_PATH.test(url) &&
+    !url.includes('/../') &&
+    !url.includes('/./') &&
+    !url.toLowerCase().includes('%2e')
+  ) {
+    return url;
+  }
+  return null;
+}
+
+let _hubPrefix: string | null = null;
+
+/** The hub's prefix from the page's JupyterLab config (`/hub/` when it has none). */
+function pageHubPrefix(): string {
+  if (_hubPrefix === null) {
+    _hubPrefix = '/hub/';
+    try {
+      const node = document.getElementById('jupyter-config-data');
+      const value = node
+        ? JSON.parse(node.textContent || '{}').hubPrefix
+        : null;
+      if (typeof value === 'string' && value.startsWith('/')) {
+        _hubPrefix = value;
+      }
+    } catch {
+      // no page config: keep the default
+    }
+  }
+  return _hubPrefix;
+}
 
 /** The name to show: the display name, else the user name. */
 export function nameOf(who: IIdentityLike): string {
@@ -105,8 +160,8 @@ export function avatar(
     : 'mutirao-Avatar';
   node.title = options.title ?? nameOf(who);
   node.style.backgroundColor = colorOf(who);
-  const url = who.avatar_url ?? '';
-  if (AVATAR_URL.test(url)) {
+  const url = safeAvatar(who.avatar_url);
+  if (url) {
     const img = document.createElement('img');
     img.className = 'mutirao-AvatarImage';
     img.alt = '';

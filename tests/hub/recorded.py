@@ -20,6 +20,11 @@ from tornado.httpclient import HTTPClientError, HTTPRequest, HTTPResponse
 from tornado.httputil import HTTPHeaders
 
 ACCESS_TOKEN = "gho_recorded0access0token0never0logged"
+#: A 1×1 PNG, as a provider's avatar (the bytes a real PNG starts and ends with).
+PNG_AVATAR = bytes.fromhex(
+    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
+    "0000000d49444154789c6360f8cfc0f01f0005000201e2b1a3a30000000049454e44ae426082"
+)
 CLIENT_SECRET = "recorded-client-secret-never-logged"
 
 

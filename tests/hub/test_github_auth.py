@@ -10,6 +10,7 @@ the real code.
 
 from __future__ import annotations
 
+import base64
 import logging
 
 import pytest
@@ -18,9 +19,19 @@ from traitlets import TraitError
 
 from mutirao_hub.auth.github import GitHubTeamAuthenticator
 
-from .recorded import ACCESS_TOKEN, CLIENT_SECRET, Answer, RecordedHTTP, StoredUser, login, refresh
+from .recorded import (
+    ACCESS_TOKEN,
+    CLIENT_SECRET,
+    PNG_AVATAR,
+    Answer,
+    RecordedHTTP,
+    StoredUser,
+    login,
+    refresh,
+)
 
 API = "https://api.github.com"
+AVATAR = "https://avatars.githubusercontent.com/u/1"
 TEAMS = f"{API}/user/teams?per_page=100"
 TEAMS_2 = f"{API}/user/teams?per_page=100&page=2"
 
@@ -49,7 +60,7 @@ def github_routes(login_name: str = "ana", page_2: list | None = None) -> dict:
                 "login": login_name,
                 "id": 1,
                 "name": "Ana Souza",
-                "avatar_url": "https://avatars.githubusercontent.com/u/1",
+                "avatar_url": AVATAR,
                 "email": "ana@example.org",
             }
         ),
@@ -68,6 +79,7 @@ def github_routes(login_name: str = "ana", page_2: list | None = None) -> dict:
             {"slug": "ml-research", "parent": {"slug": "research"}}
         ),
         ("GET", f"{API}/orgs/acme/teams/research"): Answer({"slug": "research", "parent": None}),
+        ("GET", f"{AVATAR}?s=96"): Answer(PNG_AVATAR, headers={"Content-Type": "image/png"}),
     }
 
 
@@ -97,7 +109,10 @@ def test_paginated_teams_and_parent_teams_become_groups_and_roles():
     assert model["admin"] is True
     assert model["roles"] == [{"name": "admin"}, {"name": "gpu-tier"}, {"name": "user"}]
     assert model["user_info"]["display_name"] == "Ana Souza"
-    assert model["user_info"]["avatar_url"].startswith("https://avatars.")
+    # the picture is kept inline: collaborators' labs load nothing from GitHub
+    assert model["user_info"]["avatar_url"] == "data:image/png;base64," + base64.b64encode(
+        PNG_AVATAR
+    ).decode("ascii")
     assert TEAMS_2 in auth.http_client.urls()
     assert model["auth_state"]["mutirao"]["teams"][:3] == ["acme", "acme-private", "acme:gpu-pro"]
 
@@ -192,3 +207,28 @@ def test_team_roles_without_manage_roles_refuses_to_start():
         make(team_roles={"acme:gpu-pro": ["gpu-tier"]}, manage_roles=False)
     assert make(team_roles={"acme:gpu-pro": ["gpu-tier"]}).manage_roles is True
     assert make().manage_roles is False
+
+
+@pytest.mark.parametrize(
+    ("answer", "why"),
+    [
+        (Answer(b"<svg onload=alert(1)>", headers={"Content-Type": "image/png"}), "not raster"),
+        (Answer(PNG_AVATAR + b"\0" * 70_000, headers={"Content-Type": "image/png"}), "too big"),
+        (Answer({"message": "Not Found"}, 404), "missing"),
+    ],
+)
+def test_an_avatar_that_cannot_be_kept_inline_gives_initials(answer, why):
+    routes = github_routes()
+    routes[("GET", f"{AVATAR}?s=96")] = answer
+    auth = make(routes, allowed_teams={"acme:ml-research"})
+    model = login(auth)
+    assert model["name"] == "ana", why  # a picture never fails a sign-in
+    assert "avatar_url" not in model["user_info"], why
+    assert model["user_info"]["initials"] == "AS"
+
+
+def test_inline_avatars_off_fetches_nothing():
+    auth = make(allowed_teams={"acme:ml-research"}, inline_avatars=False)
+    model = login(auth)
+    assert "avatar_url" not in model["user_info"]
+    assert not [u for u in auth.http_client.urls() if "avatars." in u]

@@ -16,10 +16,20 @@ from tornado import web
 
 from mutirao_hub.auth.gitlab import GitLabTeamAuthenticator
 
-from .recorded import ACCESS_TOKEN, CLIENT_SECRET, Answer, RecordedHTTP, StoredUser, login, refresh
+from .recorded import (
+    ACCESS_TOKEN,
+    CLIENT_SECRET,
+    PNG_AVATAR,
+    Answer,
+    RecordedHTTP,
+    StoredUser,
+    login,
+    refresh,
+)
 
 GITLAB = "https://gitlab.example.org"
 API = f"{GITLAB}/api/v4"
+AVATAR = f"{GITLAB}/uploads/-/system/user/avatar/7/avatar.png"
 GROUPS = f"{API}/groups?min_access_level=10&per_page=100&order_by=id&sort=asc"
 GROUPS_2 = f"{GROUPS}&page=2"
 
@@ -45,13 +55,14 @@ def gitlab_routes(username: str = "bruno", page_2: list | None = None) -> dict:
                 "id": 7,
                 "username": username,
                 "name": "Bruno Lima",
-                "avatar_url": f"{GITLAB}/uploads/-/system/user/avatar/7/avatar.png",
+                "avatar_url": AVATAR,
                 "email": "bruno@example.org",
                 "state": "active",
             }
         ),
         ("GET", GROUPS): Answer(filler, headers={"Link": f'<{GROUPS_2}>; rel="next"'}),
         ("GET", GROUPS_2): Answer(page_2, headers={"Link": f'<{GROUPS}>; rel="first"'}),
+        ("GET", f"{AVATAR}?width=96"): Answer(PNG_AVATAR, headers={"Content-Type": "image/png"}),
     }
 
 
@@ -81,6 +92,7 @@ def test_self_hosted_subgroups_become_groups_and_roles():
     assert model["admin"] is True
     assert {"name": "gpu-tier"} in model["roles"]
     assert model["user_info"]["display_name"] == "Bruno Lima"
+    assert model["user_info"]["avatar_url"].startswith("data:image/png;base64,")
     assert GROUPS_2 in auth.http_client.urls()
     assert all(url.startswith(GITLAB) for url in auth.http_client.urls())
 

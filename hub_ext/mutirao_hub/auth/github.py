@@ -49,6 +49,10 @@ class GitHubTeamAuthenticator(TeamOAuthenticatorMixin, GitHubOAuthenticator):
         user = auth_model["auth_state"].get(self.user_auth_state_key) or {}
         return user.get("name"), user.get("avatar_url"), user.get("email")
 
+    def avatar_request_url(self, url):
+        # GitHub's avatars take their size in pixels as ``s``
+        return url + ("&" if "?" in url else "?") + "s=96"
+
     async def fetch_teams(self, auth_model):
         token = auth_model["auth_state"]["token_response"]
         headers = self.build_userdata_request_headers(

@@ -52,6 +52,10 @@ class GitLabTeamAuthenticator(TeamOAuthenticatorMixin, GitLabOAuthenticator):
         user = auth_model["auth_state"].get(self.user_auth_state_key) or {}
         return user.get("name"), user.get("avatar_url"), user.get("email")
 
+    def avatar_request_url(self, url):
+        # GitLab's uploaded avatars take their width in pixels
+        return url + ("&" if "?" in url else "?") + "width=96"
+
     async def fetch_teams(self, auth_model):
         token = auth_model["auth_state"]["token_response"]
         headers = self.build_userdata_request_headers(

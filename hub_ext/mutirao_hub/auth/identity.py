@@ -6,6 +6,8 @@ user model, so cursors, presence lists, comments and commits show "Ana Souza" ra
 
 from __future__ import annotations
 
+import base64
+
 # Colours with enough contrast on JupyterLab's light and dark themes (the lab's PALETTE in
 # lab_ext/src/identity.ts is the same list).
 PALETTE = (
@@ -63,3 +65,33 @@ def user_info(
     if email:
         info["email"] = email
     return info
+
+
+#: The largest picture kept inline as an avatar (the room server's awareness drops larger ones:
+#: mutirao_lab.rooms.awareness.MAX_INLINE_AVATAR).
+MAX_INLINE_AVATAR = 64 * 1024
+
+#: Raster formats an avatar may have, by their first bytes (never by a Content-Type header).
+_MAGIC = (
+    (b"\x89PNG\r\n\x1a\n", "png"),
+    (b"\xff\xd8\xff", "jpeg"),
+    (b"GIF87a", "gif"),
+    (b"GIF89a", "gif"),
+)
+
+
+def inline_avatar(body: bytes) -> str | None:
+    """A picture's bytes as an inline ``data:image/...;base64,`` URL, or ``None`` when it is
+    not a PNG, JPEG, GIF or WebP image or its URL would be over :data:`MAX_INLINE_AVATAR`.
+
+    Collaborators' labs show only inline avatars or pictures served by the hub itself (a URL
+    elsewhere would tell that host who looks at whom, and one on the hub could act when
+    loaded), so the OAuth authenticators fetch the provider's picture at sign-in and keep it
+    inline."""
+    kind = next((k for magic, k in _MAGIC if body.startswith(magic)), None)
+    if kind is None and body[:4] == b"RIFF" and body[8:12] == b"WEBP":
+        kind = "webp"
+    if kind is None:
+        return None
+    url = f"data:image/{kind};base64," + base64.b64encode(body).decode("ascii")
+    return url if len(url) <= MAX_INLINE_AVATAR else None

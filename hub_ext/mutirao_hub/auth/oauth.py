@@ -28,6 +28,8 @@ No token or secret is ever logged here: log lines name the user and the reason o
 
 from __future__ import annotations
 
+import base64
+import binascii
 import inspect
 import json
 import warnings
@@ -35,9 +37,9 @@ from typing import Any
 
 from requests.utils import parse_header_links
 from tornado import web
-from traitlets import default
+from traitlets import Bool, default
 
-from .identity import user_info
+from .identity import inline_avatar, user_info
 from .teams import TeamAuthenticatorMixin, TeamDecision
 
 #: The key of ``auth_state`` where the team decision is kept.
@@ -64,6 +66,19 @@ class TeamOAuthenticatorMixin(TeamAuthenticatorMixin):
     httpfetch: Any
     admin_users: set[str]
     allow_all: bool
+
+    inline_avatars = Bool(
+        True,
+        help="""
+        Fetch the person's picture from the provider at each sign-in and keep it inline in
+        their ``user_info`` (``data:image/...``, at most 64 KiB), so collaborators' labs show
+        it next to cursors, comments and versions. Labs never load avatars from other hosts
+        (that would tell the host who looks at whom), so with ``False``, or when the picture
+        cannot be fetched or is too large, initials are shown. Default: ``True``.
+
+        .. versionadded:: 0.2
+        """,
+    ).tag(config=True)
 
     @default("allow_existing_users")
     def _default_allow_existing_users(self):
@@ -93,6 +108,36 @@ class TeamOAuthenticatorMixin(TeamAuthenticatorMixin):
     def profile(self, auth_model: dict) -> tuple[str | None, str | None, str | None]:
         """(display name, avatar URL, e-mail) from the provider's user model."""
         return None, None, None
+
+    def avatar_request_url(self, url: str) -> str:
+        """Where to fetch the picture at ``url`` (a provider asks for a small size here)."""
+        return url
+
+    async def fetch_avatar(self, url: str | None) -> str | None:
+        """The picture at ``url`` as an inline avatar (:func:`.identity.inline_avatar`), or
+        ``None``: off (``inline_avatars``), not https, not reachable, not an image, too big."""
+        if not self.inline_avatars or not isinstance(url, str):
+            return None
+        if url.startswith("data:"):
+            return url if inline_avatar(_decode_data_url(url)) == url else None
+        if not url.lower().startswith("https://"):
+            return None
+        try:
+            response = await self.httpfetch(
+                self.avatar_request_url(url),
+                label="fetching the avatar",
+                parse_json=False,
+                raise_error=False,
+                request_timeout=5,
+                follow_redirects=True,
+                max_redirects=3,
+            )
+        except Exception as e:  # a picture never fails a sign-in
+            self.log.info("No avatar for this sign-in: %s", type(e).__name__)
+            return None
+        if response is None or response.code != 200 or not response.body:
+            return None
+        return inline_avatar(response.body)
 
     def refusal(self, auth_model: dict) -> str | None:
         """A reason to refuse this person whatever allows them (say, an unverified e-mail)."""
@@ -136,6 +181,7 @@ class TeamOAuthenticatorMixin(TeamAuthenticatorMixin):
         if roles is not None:
             auth_model["roles"] = roles if decision.allowed else [{"name": "user"}]
         display, avatar, email = self.profile(auth_model)
+        avatar = await self.fetch_avatar(avatar) if decision.allowed else None
         auth_model["user_info"] = user_info(name, display, avatar, email)
         return auth_model
 
@@ -222,3 +268,14 @@ class TeamOAuthenticatorMixin(TeamAuthenticatorMixin):
         )
         self.log.warning(message)
         warnings.warn(message, DeprecationWarning, stacklevel=3)
+
+
+def _decode_data_url(url: str) -> bytes:
+    """The bytes of a ``data:...;base64,`` URL (empty when it is not one)."""
+    head, _, data = url.partition(",")
+    if not head.endswith(";base64"):
+        return b""
+    try:
+        return base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        return b""
