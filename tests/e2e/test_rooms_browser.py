@@ -398,6 +398,16 @@ def test_invite_before_first_sign_in(hub_factory, browser, artifacts_dir):
         assert "waiting for first sign-in" in waiting.inner_text()
         assert "invited by ana" in waiting.inner_text()
         docs_screenshot(ana.locator(".jp-Dialog-content"), "rooms-invite.png")
+        # -- a team nobody of which has signed in yet: the share waits for its first member
+        form.locator(".mutirao-ShareKind").select_option("team")
+        name.fill("vision-lab")
+        form.locator(".mutirao-ShareSubmit").click()
+        form.locator(".mutirao-ShareResult", has_text="waits for its first member").wait_for()
+        team_waiting = form.locator(
+            '.mutirao-ShareItem[data-pending="true"][data-name="vision-lab"]'
+        )
+        team_waiting.wait_for()
+        assert "waiting for its first member" in team_waiting.inner_text()
         ana.locator(".jp-Dialog .jp-mod-reject").click()
 
         # -- Carla signs in for the first time, at the room's address

@@ -1,10 +1,10 @@
 """The rooms service's own boundary: every route it registers is in the role matrix.
 
 ``test_rooms_service.MATRIX`` sends each route's methods as anonymous, a non-member, viewer,
-commenter, editor (by team), owner and admin through a real hub. This test reads the routes
-from the service's tornado application (``RoomsService.make_app``), as it is built, and fails
-for a route or method with no row in that matrix and no test of its own named here: a new
-route needs its expected statuses before it lands.
+commenter, editor (by team), owner, admin and an admin without a share through a real hub.
+This test reads the routes from the service's tornado application (``RoomsService.make_app``),
+as it is built, and fails for a route or method with no row in that matrix and no test of its
+own named here: a new route needs its expected statuses before it lands.
 """
 
 from __future__ import annotations

@@ -337,6 +337,8 @@ MAX_INVITEE_LENGTH = 254
 _NOT_IN_ADDRESS = r"\s<>()\[\]\\,;:\"'`/?#%&="
 _EMAIL_RE = re.compile(rf"^[^@{_NOT_IN_ADDRESS}]+@[^@{_NOT_IN_ADDRESS}]+\.[^@.{_NOT_IN_ADDRESS}]+$")
 _INVITEE_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._+-]*$")
+#: A team (hub group) name, as the authenticators make them (mutirao_hub.auth.teams).
+TEAM_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@+-]{0,254}$")
 
 
 def is_email(value: str) -> bool:
@@ -366,12 +368,25 @@ def invitee(value: str, *, prefix: str, reserved: Iterable[str] = ()) -> tuple[s
     return "user", name
 
 
+def team_invitee(value: str) -> str:
+    """The hub group name a share with a team that has no hub group yet waits for (the group
+    appears when the team's first member signs in); anything JupyterHub would not accept as a
+    group name is refused."""
+    name = value.strip()
+    if not name or not TEAM_NAME_RE.match(name):
+        raise PolicyError(400, f"No such team: {value!r}, and not a team name to invite.")
+    return name
+
+
 def waits_for(kind: str, target: str, person: Mapping) -> bool:
     """Whether a pending share (``kind``, ``target``) is for the hub user ``person``: by name,
-    or by the e-mail address the authenticator recorded in their ``user_info``."""
+    by the e-mail address the authenticator recorded in their ``user_info``, or (``team``)
+    because they are in the hub group of that name."""
     name = str(person.get("name") or "").lower()
     if kind == "user":
         return name == target
+    if kind == "team":
+        return target in (person.get("groups") or [])
     if kind == "email":
         info = person.get("user_info")
         email = info.get("email") if isinstance(info, Mapping) else None

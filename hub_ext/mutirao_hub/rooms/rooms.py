@@ -541,15 +541,17 @@ class RoomsManager:
 
     async def _target(self, body: Mapping) -> tuple[str, str]:
         """``(kind, who)``: ``("user", name)`` or ``("team", name)`` for someone the hub has,
-        else ``("pending-user", name)`` or ``("pending-email", address)`` for an invitation."""
+        else ``("pending-user", name)``, ``("pending-email", address)`` or
+        ``("pending-team", name)`` for an invitation."""
         if ("user" in body) == ("team" in body):
             raise PolicyError(400, "Give exactly one of 'user' or 'team'.")
         kind = "user" if "user" in body else "team"
         who = _str(body, kind)
         if kind == "team":
-            if await self.hub.get_group(who) is None:
-                raise PolicyError(400, f"No such team: {who!r}.")
-            return kind, who
+            if who and await self.hub.get_group(who) is not None:
+                return kind, who
+            # no member has signed in yet: the share waits for the first one
+            return "pending-team", policy.team_invitee(who)
         if who.startswith(self.settings.prefix):
             raise PolicyError(400, f"No such user: {who!r}.")
         if who and await self.hub.get_user(who) is not None:
@@ -635,7 +637,8 @@ class RoomsManager:
     @staticmethod
     def pending_model(p: PendingShare) -> dict:
         return {
-            "kind": p.kind,
+            # a team is a "group" member, as its share will be
+            "kind": "group" if p.kind == "team" else p.kind,
             "name": p.target,
             "role": p.role,
             "pending": True,
@@ -668,6 +671,10 @@ class RoomsManager:
                 or_(
                     and_(PendingShare.kind == "user", PendingShare.target == name.lower()),
                     and_(PendingShare.kind == "email", PendingShare.target.in_(targets)),
+                    and_(
+                        PendingShare.kind == "team",
+                        PendingShare.target.in_([str(g) for g in person.get("groups") or []]),
+                    ),
                 )
             )
         ).all()
@@ -679,6 +686,29 @@ class RoomsManager:
             for p in waiting:
                 room = p.room
                 if room.archived or p not in room.pending:
+                    continue
+                if p.kind == "team":
+                    # the team's hub group exists now: the team's share, then each member's
+                    # own copy of it (sync), this person's included
+                    await self._set_role(room, p.role, group=p.target)
+                    team = next((t for t in room.teams if t.team == p.target), None)
+                    if team is None:
+                        room.teams.append(RoomTeam(team=p.target, role=p.role))
+                    else:
+                        team.role = p.role
+                    room.pending.remove(p)
+                    self.db.commit()
+                    await self.sync(room)
+                    applied += 1
+                    log.info(
+                        "Room %s: the share with team %s (%s, by %s) is granted now that %s"
+                        " signed in",
+                        room.name,
+                        p.target,
+                        p.role,
+                        p.invited_by,
+                        name,
+                    )
                     continue
                 member = self._person(room, name)
                 member.direct_role = policy.highest([member.direct_role, p.role])
@@ -733,7 +763,10 @@ class RoomsManager:
         leaving = kind == "user" and who == person["name"]
         if not leaving:
             policy.require_role(actor, room.share_role, "sharing")
-        waiting = self._pending(room, kind, who.lower()) if kind in ("user", "email") else None
+        if kind in ("user", "email"):
+            waiting = self._pending(room, kind, who.lower())
+        else:
+            waiting = self._pending(room, "team", who)
         if waiting is not None and not leaving:
             if policy.role_rank(waiting.role) > policy.role_rank(actor.effective_role):
                 raise PolicyError(

@@ -194,9 +194,11 @@ export class ShareForm extends Widget {
           kind === 'user'
             ? await this._client.share(this.room, { user: name }, role)
             : await this._client.share(this.room, { team: name }, role);
-        this.result.textContent = member.pending
-          ? `${member.name} has not signed in yet: the ${member.role} share waits for their first sign-in.`
-          : `${member.kind === 'group' ? 'Team' : 'User'} ${member.name} is now ${member.role}.`;
+        this.result.textContent = !member.pending
+          ? `${member.kind === 'group' ? 'Team' : 'User'} ${member.name} is now ${member.role}.`
+          : member.kind === 'group'
+            ? `Nobody in team ${member.name} has signed in yet: the ${member.role} share waits for its first member's sign-in.`
+            : `${member.name} has not signed in yet: the ${member.role} share waits for their first sign-in.`;
       }
       this.result.dataset.state = 'done';
       void this.list.refresh(true);

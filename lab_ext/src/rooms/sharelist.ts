@@ -42,7 +42,9 @@ export function revokeQuestion(share: IMember | ILink): string {
     return `Revoke ${label}? Nobody can join with it any more; those who accepted it stay.`;
   }
   if (share.pending) {
-    return `Take back the invitation of ${label}? It stops waiting for their first sign-in.`;
+    return share.kind === 'group'
+      ? `Take back the invitation of ${label}? It stops waiting for its first member's sign-in.`
+      : `Take back the invitation of ${label}? It stops waiting for their first sign-in.`;
   }
   if (share.kind === 'group') {
     return `Revoke the share of ${label}? Its members lose what the team gives them.`;
@@ -238,8 +240,20 @@ export class ShareList extends Widget {
     if (m.kind === 'group') {
       const icon = el('span', 'mutirao-ShareIcon');
       usersIcon.element({ container: icon });
-      const item = this._item('team', icon, m.name, 'team', m.role, m);
+      let detail = 'team';
+      if (m.pending) {
+        // an invitation: granted when the team's first member signs in
+        detail = "team · waiting for its first member's sign-in";
+        if (m.invited_by) {
+          detail += ` · invited by ${m.invited_by}`;
+        }
+      }
+      const item = this._item('team', icon, m.name, detail, m.role, m);
       item.dataset.name = m.name;
+      if (m.pending) {
+        item.dataset.pending = 'true';
+        item.classList.add('mutirao-mod-pending');
+      }
       return item;
     }
     const who = {
