@@ -206,6 +206,16 @@ def test_a_demoted_editor_stops_writing_in_open_sessions(collab: CollabHub):
             for text in (fresh.source(0), watch.source(0)):
                 assert "the editor goes on" in text
                 assert "typed after the demotion" not in text
+
+            # promoted again: the read-only connection is closed the same way (the lab
+            # reloads into the new role), and the next one writes
+            await asyncio.to_thread(collab.share, ADMIN, DEMOTED, "editor")
+            await asyncio.wait_for(mover.closed(), SESSION_CHANGE_S)
+            assert mover.close_code == 1003
+            assert json.loads(mover.close_reason or "{}")["reason"] == "role_changed"
+            await mover.connect()
+            mover.edit(0, "# typed after the promotion\n")
+            await until(lambda: "typed after the promotion" in watch.source(0), what="it")
         finally:
             kernel.close()
             terminal.close()

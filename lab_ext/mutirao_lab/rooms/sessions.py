@@ -156,6 +156,16 @@ class OpenSockets:
             if lost:
                 self._close(handler, entry, lost)
                 acted += 1
+                continue
+            raised = getattr(handler, "mutirao_role_raised", None)
+            if raised is not None and await raised(authorizer):
+                # promoted: the socket was opened read-only and says so to reconnect
+                self._sockets.pop(handler, None)
+                self.log.info(
+                    "Closing a read-only websocket of %s: their room role now lets them write",
+                    getattr(entry.user, "username", "?"),
+                )
+                acted += 1
         return acted
 
     def _close(self, handler: Any, entry: _Socket, lost: set[tuple[str, str]]) -> None:

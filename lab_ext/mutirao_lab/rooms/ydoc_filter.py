@@ -149,6 +149,21 @@ def _make_handler_class() -> type | None:
                     del claims[client_id]
             super().on_close()
 
+        async def mutirao_role_raised(self, authorizer: Any) -> bool:
+            """Called by :meth:`.sessions.OpenSockets.recheck` for a socket that lost
+            nothing: a read-only connection whose person may now write is closed with the
+            lab's "role changed" message, so the lab reloads into the new role (its
+            read-only mode and this filter are decided when they open). True when closed."""
+            if self._may_write or self._gone:
+                return False
+            allowed = await ensure_async(
+                authorizer.is_authorized(self, self.current_user, "write", "contents")
+            )
+            if not allowed:
+                return False
+            self.close(1003, DEMOTED)
+            return True
+
         def mutirao_access_lost(self, lost: set, kept: set) -> None:
             """Called by :class:`.sessions.OpenSockets` when the user's role changed."""
             self._may_write = False
