@@ -496,7 +496,9 @@ export class MembersList extends Widget {
       icon = el('span', 'mutirao-ShareIcon');
       usersIcon.element({ container: icon });
       name = m.name;
-      detail = 'team';
+      detail = m.pending
+        ? 'team · invited, nobody of it signed in yet'
+        : 'team';
     } else {
       const who = {
         username: m.name,

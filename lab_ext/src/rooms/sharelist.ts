@@ -152,7 +152,7 @@ export class ShareList extends Widget {
   private _render(): void {
     const items: HTMLElement[] = [];
     const people = this._members.filter(m => m.kind === 'user' && !m.pending);
-    const teams = this._members.filter(m => m.kind === 'group');
+    const teams = this._members.filter(m => m.kind === 'group' && !m.pending);
     const waiting = this._members.filter(m => m.pending);
     for (const m of [...people, ...teams, ...waiting]) {
       items.push(this._memberNode(m));
