@@ -29,12 +29,11 @@ NAMES = [
 ]
 
 
-def test_hub_and_lab_give_each_person_the_same_colour():
+def run_lab(expression: str):
     module = REPO / "lab_ext" / "lib" / "identity.js"
     script = (
-        f"import {{ colourFor, PALETTE }} from {json.dumps(module.as_uri())};"
-        f"console.log(JSON.stringify({{palette: PALETTE, colours: {json.dumps(NAMES)}"
-        ".map(colourFor)}));"
+        f"import * as identity from {json.dumps(module.as_uri())};"
+        f"console.log(JSON.stringify({expression}));"
     )
     out = subprocess.run(
         ["node", "--no-warnings", "--input-type=module", "-e", script],
@@ -43,7 +42,13 @@ def test_hub_and_lab_give_each_person_the_same_colour():
         check=True,
         timeout=60,
     )
-    lab = json.loads(out.stdout)
+    return json.loads(out.stdout)
+
+
+def test_hub_and_lab_give_each_person_the_same_colour():
+    lab = run_lab(
+        f"{{palette: identity.PALETTE, colours: {json.dumps(NAMES)}.map(identity.colourFor)}}"
+    )
     assert lab["palette"] == list(PALETTE)
     assert lab["colours"] == [colour_for(name) for name in NAMES]
     # the room server's awareness (cursors, presence) when the hub gives no colour
@@ -74,22 +79,6 @@ AVATARS = [
     inline_avatar(PNG),
     "",
 ]
-
-
-def run_lab(expression: str):
-    module = REPO / "lab_ext" / "lib" / "identity.js"
-    script = (
-        f"import * as identity from {json.dumps(module.as_uri())};"
-        f"console.log(JSON.stringify({expression}));"
-    )
-    out = subprocess.run(
-        ["node", "--no-warnings", "--input-type=module", "-e", script],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    return json.loads(out.stdout)
 
 
 def test_the_lab_and_the_room_server_let_the_same_avatars_through():
